@@ -1,0 +1,60 @@
+# The two commands of the README, each doing all set-up on a fresh machine:
+#   make run    the main job on the embedded default (offline: packaged model and data, local MLflow)
+#   make test   the whole test suite (sync check, nbdev-test, pytest)
+# Set-up happens once: a second `make test` finds the stamp and reinstalls nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.seqcls-installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export TOKENIZERS_PARALLELISM := false
+
+SNAPSHOT = find nbs seqcls -type f \( -name "*.ipynb" -o -name "*.py" \) -not -path "*/.ipynb_checkpoints/*" -not -path "*/__pycache__/*" | sort | xargs sha1sum
+
+.PHONY: setup run test test-fast test-slow sync-check nbtest pytest export clean
+
+setup: $(STAMP)
+
+# Reinstall only when the dependency lists change.
+$(STAMP): pyproject.toml constraints.txt requirements-offline.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps -r requirements-offline.txt
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/seqcls weights configs/default.yml --plot runs/default-weights.png
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory sync-check nbtest pytest
+
+# Notebooks are the source: cleaning and exporting them must change nothing tracked.
+sync-check: $(STAMP)
+	@before=$$($(SNAPSHOT)); $(BIN)/nbdev-clean && $(BIN)/nbdev-export || exit 1; after=$$($(SNAPSHOT)); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "sync-check FAILED: nbdev-clean/nbdev-export changed files (edit nbs/, run 'make export', commit both):"; \
+	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "  " $$3}' | sort -u; exit 1; fi
+	@echo "sync-check: notebooks and seqcls/ are in sync"
+
+nbtest: $(STAMP)
+	$(BIN)/nbdev-test
+	@echo "nbdev-test: all notebooks passed"
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q tests/
+
+test-slow: $(STAMP)
+	$(BIN)/nbdev-test --flags slow
+	$(BIN)/python -m pytest -m slow -q tests/
+
+# Edit notebooks, then: make export (clean + export) before committing.
+export: $(STAMP)
+	$(BIN)/nbdev-clean
+	$(BIN)/nbdev-export
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,69 @@
+"The CLI contract: exit 0 on success; on a user error one line on stderr, no traceback, exit 2."
+import yaml
+
+from conftest import ROOT
+
+
+def assert_user_error(res, *fragments):
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert lines[0].startswith("seqcls: error: ")
+    for f in fragments: assert f in lines[0], (f, lines[0])
+
+
+def test_every_shipped_config_validates(seqcls):
+    configs = sorted((ROOT / "configs").glob("*.yml"))
+    assert configs, "no configs shipped"
+    for c in configs:
+        res = seqcls("config", "check", c)
+        assert res.returncode == 0, (c, res.stderr)
+        resolved = yaml.safe_load(res.stdout)
+        assert resolved["training_args"]["output_dir"], c
+
+
+def test_config_check_prints_resolved_yaml_with_overrides(seqcls):
+    res = seqcls("config", "check", "configs/default.yml", "--set", "training_args.learning_rate=3e-5", "--set", "loss.alpha=1")
+    assert res.returncode == 0, res.stderr
+    resolved = yaml.safe_load(res.stdout)
+    assert resolved["training_args"]["learning_rate"] == 3e-5
+    assert resolved["loss"]["alpha"] == 1.0
+    assert resolved["lora"]["enabled"] is False  # defaults are filled in
+
+
+def test_config_check_typo_is_one_line_exit_2(seqcls, tmp_path):
+    cfg = tmp_path / "bad.yml"
+    cfg.write_text("model:\n  name_or_path: x\ndata:\n  path: d\ntraining_args:\n  output_dir: r\n  evaluation_strategy: epoch\n")
+    assert_user_error(seqcls("config", "check", cfg), f"{cfg}:7", "training_args.evaluation_strategy", "eval_strategy")
+
+
+def test_config_check_yaml_syntax_error_names_line(seqcls, tmp_path):
+    cfg = tmp_path / "broken.yml"
+    cfg.write_text("model:\n  name_or_path: x\n data: [\n")
+    assert_user_error(seqcls("config", "check", cfg), f"{cfg}:3", "YAML syntax error")
+
+
+def test_missing_config_file(seqcls, tmp_path):
+    assert_user_error(seqcls("config", "check", tmp_path / "nope.yml"), "nope.yml", "not found")
+
+
+def test_weights_table_from_the_packaged_trec6(seqcls, tmp_path):
+    png = tmp_path / "w.png"
+    res = seqcls("weights", "configs/default.yml", "--plot", png)
+    assert res.returncode == 0, res.stderr
+    rows = [l.split() for l in res.stdout.splitlines()[2:8]]
+    assert [r[0] for r in rows] == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    weights = {r[0]: float(r[3]) for r in rows}
+    assert weights["ABBR"] == max(weights.values())            # the rarest class weighs most
+    assert abs(sum(weights.values()) / 6 - 1) < 1e-3            # mean 1
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_weights_with_counts_and_bad_counts(seqcls):
+    res = seqcls("weights", "configs/default.yml", "--counts", "1000,10", "--set", "loss.weight_max=1.5")
+    assert res.returncode == 0, res.stderr
+    w = [float(l.split()[3]) for l in res.stdout.splitlines()[2:4]]
+    assert abs(w[1] - 1.5) < 1e-4 and abs(sum(w) / 2 - 1) < 1e-4  # capped and still mean 1
+    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "10,x"), "--counts")
+    assert_user_error(seqcls("weights", "configs/default.yml", "--set", "loss.weight_min=3"), "loss.weight_min")
