@@ -6,7 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.seqcls-installed
+# The stamp is named by the content of the dependency files (nbdev-export rewrites pyproject.toml, so mtimes lie).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt requirements-offline.txt | sha1sum | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -20,10 +21,11 @@ SNAPSHOT = find nbs seqcls -type f \( -name "*.ipynb" -o -name "*.py" \) -not -p
 setup: $(STAMP)
 
 # Reinstall only when the dependency lists change.
-$(STAMP): pyproject.toml constraints.txt requirements-offline.txt
+$(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install -q --no-deps -r requirements-offline.txt
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: $(STAMP)

@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import SeqclsError
 
 # %% auto #0
-__all__ = ['cmd_config_check', 'cmd_weights', 'build_parser', 'main']
+__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -69,6 +69,23 @@ def _training_label_counts(cfg):
     names = list(train.features["label"].names)
     return class_counts(train["label"], len(names)), names, origin
 
+# %% ../nbs/90_cli.ipynb #90178201
+def cmd_prepare(args) -> int:
+    "Read, split, tokenize and save the config's data source."
+    from seqcls.config import load_config
+    from seqcls.data import prepare_dataset
+    from seqcls.model import load_tokenizer
+    cfg = load_config(args.config, args.overrides)
+    dd = prepare_dataset(cfg, load_tokenizer(cfg.model), overwrite=args.overwrite)
+    print(f"prepared {cfg.data.path}: " + ", ".join(f"{s} {len(ds)}" for s, ds in dd.items())
+          + f"; {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
+    return 0
+
+def cmd_train(args) -> int:
+    "Train one run in this process."
+    from seqcls.train import main as train_main
+    return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)])
+
 # %% ../nbs/90_cli.ipynb #0c63f6ec
 def build_parser() -> argparse.ArgumentParser:
     "The `seqcls` argument parser."
@@ -85,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--counts", metavar="N1,N2,...", help="use these class counts instead of the dataset's")
     w.add_argument("--names", metavar="A,B,...", help="class names for --counts")
     w.set_defaults(func=cmd_weights)
+
+    pr = sub.add_parser("prepare", help="tokenize the config's data.source into data.path")
+    _add_config(pr)
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing prepared dataset")
+    pr.set_defaults(func=cmd_prepare)
+
+    tr = sub.add_parser("train", help="train one run in this process (see `seqcls run` for launchers and reports)")
+    _add_config(tr); tr.set_defaults(func=cmd_train)
     return p
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ class ModelConfig(Section):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less memory, ~30% more compute.")
     random_init: bool = Field(False, description="Build the model from its config with random weights (tests, throughput benchmarks); the tokenizer is still loaded.")
     config_overrides: dict[str, Any] = Field(default_factory=dict, description="Keys set on the model config before the model is built, e.g. hidden_size for a tiny random model.")
+    ignore_mismatched_sizes: bool = Field(False, description="Replace a checkpoint's classification head whose size differs from the number of classes.")
 
 def resolve_model_path(name: str) -> str:
     "Turn `package:<module>/<folder>` into the folder's path; other names pass through unchanged."
@@ -189,6 +190,10 @@ _ALIASES = {"lr": "learning_rate", "epochs": "num_train_epochs", "batch_size": "
             "eval_batch_size": "per_device_eval_batch_size", "rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
             "model_name": "name_or_path", "model_name_or_path": "name_or_path", "dataset_path": "path"}
 
+def _accepts(ta: TypeAdapter, value, strict: bool = False) -> bool:
+    try: ta.validate_python(value, strict=strict); return True
+    except ValidationError: return False
+
 def _closest(name: str, options) -> str:
     "A ' Did you mean `x`?' hint for a mistyped key, or ''."
     options = list(options)
@@ -206,6 +211,8 @@ def validate_training_args(args: dict[str, Any]) -> dict[str, Any]:
             if k in REMOVED_TRAINING_ARGS: raise FieldError(key, REMOVED_TRAINING_ARGS[k])
             raise FieldError(key, f"not a TrainingArguments field of transformers {_transformers_version()}.{_closest(k, fields)}")
         ta = _adapter(fields[k])
+        if v is False and ta is not None and _accepts(ta, "no") and not _accepts(ta, True, strict=True):
+            v = "no"  # YAML 1.1 reads an unquoted `no` as false: `eval_strategy: no` means "no"
         if ta is not None:
             try: coerced = ta.validate_python(v)
             except ValidationError as e:

@@ -19,3 +19,23 @@ def run_seqcls(*args, cwd=ROOT, timeout=600, env=None):
 @pytest.fixture
 def seqcls():
     return run_seqcls
+
+
+TINY = ROOT / "configs" / "tiny.yml"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    "TREC-6 tokenized once for configs/tiny.yml (max_length 32), shared by the session's tests."
+    path = tmp_path_factory.mktemp("data") / "trec6-32"
+    res = run_seqcls("prepare", TINY, "--set", f"data.path={path}")
+    assert res.returncode == 0, res.stderr
+    return path
+
+
+def tiny_overrides(tmp_path, data, *extra):
+    "--set arguments that point configs/tiny.yml at a fresh run directory and the shared data."
+    sets = [f"training_args.output_dir={tmp_path / 'run'}", f"data.path={data}", *extra]
+    return [a for s in sets for a in ("--set", s)]
+
+
