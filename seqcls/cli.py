@@ -12,7 +12,8 @@ from pathlib import Path
 from .errors import SeqclsError
 
 # %% auto #0
-__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'build_parser', 'main']
+__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path', 'cmd_run', 'cmd_predict',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -86,6 +87,55 @@ def cmd_train(args) -> int:
     from seqcls.train import main as train_main
     return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)])
 
+# %% ../nbs/90_cli.ipynb #42f612d6
+def run_notebook_path() -> Path:
+    "nbs/run_training.ipynb of this source tree."
+    p = Path(__file__).resolve().parents[1] / "nbs" / "run_training.ipynb"
+    if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; seqcls run needs the source tree (a clone), not only the package")
+    return p
+
+_USER_ERRORS = {"SeqclsError", "ConfigError", "DataError", "ModelError", "RunStateError"}
+
+def cmd_run(args) -> int:
+    "Execute the run notebook with papermill: run directory, launch.sh, training, report."
+    import logging, os
+    from seqcls.launch import RunParameters, new_run_name, plan_run
+    params = RunParameters(config=args.config, overrides=args.overrides, run_name=args.run_name or new_run_name(),
+                           launcher=args.launcher, num_gpus=args.num_gpus, dry_run=args.dry_run)
+    plan = plan_run(params)  # every user error surfaces here, before anything is written
+    notebook = run_notebook_path()
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("papermill").setLevel(logging.INFO)
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    report = plan.run_dir / "report.ipynb"
+    print(f"run directory: {plan.run_dir} ({plan.launcher} x {plan.nproc}{', dry run' if params.dry_run else ''})", flush=True)
+    try:
+        pm.execute_notebook(str(notebook), str(report), parameters=params.model_dump(), cwd=os.getcwd(),
+                            progress_bar=not args.quiet, log_output=not args.quiet, kernel_name="python3")
+    except PapermillExecutionError as e:
+        if e.ename in _USER_ERRORS: raise SeqclsError(e.evalue) from None
+        print(f"seqcls: training failed: {e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
+        return 1
+    if params.dry_run:
+        print(f"dry run: wrote {plan.run_dir / 'config.yml'} and {plan.run_dir / 'launch.sh'}")
+        return 0
+    from seqcls.report import load_run, log_to_mlflow
+    log_to_mlflow(plan.run_dir, [report])
+    m = load_run(plan.run_dir)["metrics"]
+    split = "test" if "test_f1_macro" in m else "eval"
+    print(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
+    print(f"report: {report}")
+    return 0
+
+def cmd_predict(args) -> int:
+    "Predict a CSV/JSONL/Parquet file with a trained run or model."
+    from seqcls.predict import predict_file
+    out = predict_file(args.model, args.input, args.output, text_columns=args.text_column or None, batch_size=args.batch_size)
+    print(f"predictions: {out}")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #0c63f6ec
 def build_parser() -> argparse.ArgumentParser:
     "The `seqcls` argument parser."
@@ -110,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train one run in this process (see `seqcls run` for launchers and reports)")
     _add_config(tr); tr.set_defaults(func=cmd_train)
+
+    rn = sub.add_parser("run", help="a run: papermill executes nbs/run_training.ipynb (run directory, launch.sh, training, report)")
+    _add_config(rn)
+    rn.add_argument("--run-name", default="", help="run directory name under training_args.output_dir (default: a timestamp)")
+    rn.add_argument("--launcher", default="auto", choices=["auto", "deepspeed", "torchrun", "python"], help="how to start training")
+    rn.add_argument("--num-gpus", default="auto", help="processes per node: auto (every GPU, or 1 on CPU) or a number")
+    rn.add_argument("--dry-run", action="store_true", help="write config.yml and launch.sh, do not train")
+    rn.add_argument("--quiet", action="store_true", help="no progress display or streamed output")
+    rn.set_defaults(func=cmd_run)
+
+    pd_ = sub.add_parser("predict", help="predict a CSV/JSONL/Parquet file with a trained run")
+    pd_.add_argument("model", metavar="RUN_OR_MODEL_DIR", help="a run directory or its model/ folder")
+    pd_.add_argument("input", metavar="INPUT", help="CSV, JSON Lines or Parquet file")
+    pd_.add_argument("--output", help="output file (default: INPUT with .predictions before the extension)")
+    pd_.add_argument("--text-column", action="append", help="text column (twice for sentence pairs; default: the run's)")
+    pd_.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    pd_.set_defaults(func=cmd_predict)
     return p
 
 def main(argv: list[str] | None = None) -> int:

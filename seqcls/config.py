@@ -18,7 +18,7 @@ from .errors import ConfigError
 # %% auto #0
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'Section', 'FieldError', 'ModelConfig', 'resolve_model_path',
            'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection', 'LossConfig', 'MetricsConfig', 'ResumeConfig',
-           'TrackingConfig', 'training_args_fields', 'validate_training_args', 'load_deepspeed',
+           'LaunchConfig', 'TrackingConfig', 'training_args_fields', 'validate_training_args', 'load_deepspeed',
            'check_deepspeed_consistency', 'RunConfig', 'parse_override', 'apply_overrides', 'config_error',
            'load_config', 'flatten_config']
 
@@ -147,6 +147,13 @@ class ResumeConfig(Section):
     "What to do with an output directory that already holds checkpoints or a finished run."
     checkpoint: str | None = Field(None, description="`auto`: the newest complete checkpoint-* in output_dir; a path: that checkpoint; null: start fresh.")
     overwrite: bool = Field(False, description="Start fresh even if output_dir holds a finished run or checkpoints (they are deleted).")
+
+class LaunchConfig(Section):
+    "How `seqcls run` starts the training processes (the launcher itself is a run parameter)."
+    hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run (`host slots=N` lines); null: this machine only.")
+    num_nodes: int | None = Field(None, ge=1, description="Number of hostfile nodes to use; null: all.")
+    master_addr: str | None = Field(None, description="Address of the rank-0 node for multi-node runs.")
+    master_port: int | None = Field(None, ge=1, le=65535, description="Port for the process-group rendezvous; null: the launcher's default.")
 
 class TrackingConfig(Section):
     "MLflow tracking: one MLflow run per training run, logged from rank 0."
@@ -280,6 +287,7 @@ class RunConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="The final metrics file.")
     resume: ResumeConfig = Field(default_factory=ResumeConfig, description="Resuming and overwriting.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow tracking.")
+    launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Multi-process and multi-node launching.")
 
     @model_validator(mode="before")
     @classmethod
@@ -303,6 +311,10 @@ class RunConfig(Section):
         if self.lora.enabled and self.lora.target_modules is None: _check_lora_defaults(self.model)
         _check_resume(self.resume, self.output_dir)
         _check_metrics_path(self.metrics_path)
+        if self.launch.hostfile and not Path(self.launch.hostfile).is_file():
+            raise FieldError("launch.hostfile", f"`{self.launch.hostfile}` not found; give a DeepSpeed hostfile (lines `host slots=N`)")
+        if self.launch.hostfile and self.deepspeed is None:
+            raise FieldError("launch.hostfile", "multi-node runs use the DeepSpeed launcher: add a `deepspeed` section")
         return self
 
     @property

@@ -71,6 +71,14 @@ def test_lora_adapter_reloads_to_the_same_predictions(tmp_path, tiny_data):
     assert (model_dir / "adapter_model.safetensors").is_file() and not (model_dir / "model.safetensors").exists()
     assert (model_dir / "adapter_model.safetensors").stat().st_size < 5_000_000  # adapter + head, not the 90 MB model
     saved_predictions_match(tmp_path / "run")
+    # `seqcls predict` on the adapter run gives the run's own test predictions
+    from datasets import load_from_disk
+    test = load_from_disk(str(tiny_data))["test"].select(range(64))
+    pd.DataFrame({"text": test["text"]}).to_json(tmp_path / "test.jsonl", orient="records", lines=True)
+    res = run_seqcls("predict", tmp_path / "run", tmp_path / "test.jsonl")
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = pd.read_json(tmp_path / "test.predictions.jsonl", lines=True)
+    assert got.prediction.tolist() == pd.read_csv(tmp_path / "run" / "predictions-test.csv").prediction.tolist()
 
 
 def _complete_checkpoint(run: Path, step: int) -> bool:
