@@ -45,6 +45,7 @@ class ModelConfig(Section):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less memory, ~30% more compute.")
     random_init: bool = Field(False, description="Build the model from its config with random weights (tests, throughput benchmarks); the tokenizer is still loaded.")
     config_overrides: dict[str, Any] = Field(default_factory=dict, description="Keys set on the model config before the model is built, e.g. hidden_size for a tiny random model.")
+    compile_layers: bool = Field(False, description="torch.compile each transformer layer (regional compilation with dynamic shapes: compiled once, reused by every layer); costs compile time at the start.")
     ignore_mismatched_sizes: bool = Field(False, description="Replace a checkpoint's classification head whose size differs from the number of classes.")
 
 def resolve_model_path(name: str) -> str:
@@ -101,6 +102,7 @@ class DataConfig(Section):
     max_eval_samples: int | None = Field(None, ge=1, description="Use only the first N validation and test examples.")
     padding: Literal["dynamic", "max_length"] = Field("dynamic", description="Pad each batch to its longest example, or every example to max_length.")
     pad_to_multiple_of: int | None = Field(8, ge=1, description="Round dynamic padding up to a multiple of this (tensor-core friendly).")
+    max_tokens_per_batch: int | None = Field(None, ge=8, description="Training batches of at most this many padded tokens (length-sorted, variable number of examples) instead of per_device_train_batch_size examples; null: fixed-size batches.")
 
 # %% ../nbs/00_config.ipynb #21a723c1
 class LoraSection(Section):

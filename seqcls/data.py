@@ -112,7 +112,10 @@ PREPARE_META = "seqcls_prepare.json"
 def tokenize(dd: DatasetDict, tokenizer, max_length: int, num_proc: int | None = None) -> DatasetDict:
     "Add input_ids/attention_mask (truncated to max_length, unpadded); texts and labels are kept."
     pair = "text_pair" in dd["train"].column_names
-    def enc(batch): return tokenizer(batch["text"], batch["text_pair"] if pair else None, truncation=True, max_length=max_length)
+    def enc(batch):
+        out = tokenizer(batch["text"], batch["text_pair"] if pair else None, truncation=True, max_length=max_length)
+        out["length"] = [len(x) for x in out["input_ids"]]  # read by length-grouped and token-budget batching
+        return out
     return dd.map(enc, batched=True, batch_size=1000, num_proc=num_proc, desc="tokenizing")
 
 def prepare_meta(cfg: RunConfig) -> dict:
@@ -155,10 +158,18 @@ def load_dataset_dict(cfg: RunConfig) -> DatasetDict:
     if meta_file.is_file():
         meta, want = json.loads(meta_file.read_text()), prepare_meta(cfg)
         for k in ("tokenizer", "max_length"):
-            if meta.get(k) != want[k]:
+            if meta.get(k) != want[k] and not (k == "tokenizer" and _same_folder(meta.get(k), want[k])):
                 raise DataError(f"data.path: `{path}` was prepared with {k} {meta.get(k)!r} but the config asks for {want[k]!r}; "
                                 "run `seqcls prepare CONFIG --overwrite` or use another data.path")
     return dd
+
+def _same_folder(a: str | None, b: str) -> bool:
+    "Two tokenizer names that point at the same local folder (relative vs absolute, package: form)."
+    from seqcls.config import resolve_model_path
+    from seqcls.errors import ConfigError
+    try: pa, pb = Path(resolve_model_path(a or "")), Path(resolve_model_path(b))
+    except ConfigError: return False
+    return pa.is_dir() and pb.is_dir() and pa.resolve() == pb.resolve()
 
 def _select(dd: DatasetDict, split: str, key: str, limit: int | None) -> Dataset:
     if split not in dd:

@@ -8,7 +8,7 @@ Docs: https://github.com/seqcls/seqcls/errors.html.md"""
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError']
+__all__ = ['SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
@@ -29,3 +29,7 @@ class ModelError(SeqclsError):
 
 class RunStateError(SeqclsError):
     "The output directory's state forbids the request (a finished run, a corrupt checkpoint)."
+
+class TrainingInterrupted(SeqclsError):
+    "Training stopped on SIGTERM after saving a checkpoint; `resume.checkpoint: auto` continues it."
+    exit_code = 143  # 128 + SIGTERM, as a process killed by it would report

@@ -145,14 +145,17 @@ class RunPlan(BaseModel):
     nproc: int
     command: list[str]
 
-def plan_run(params: RunParameters, gpus: int | None = None) -> RunPlan:
-    "Resolve the config into <output_dir>/<run_name>, check that directory, choose the launcher; writes nothing."
+def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool | None = None) -> RunPlan:
+    "Resolve the config into <output_dir>/<run_name>, check that directory, the data and the model, choose the launcher; writes nothing there."
     from seqcls.persistence import check_output_dir
     base = load_config(params.config, params.overrides)
     run_dir = base.output_dir / (params.run_name or new_run_name())
     cfg = load_config(params.config, [*params.overrides, f"training_args.output_dir={run_dir}"])
     check_output_dir(cfg)
     launcher, nproc = choose_launcher(cfg, params.launcher, params.num_gpus, gpus)
+    if check_inputs if check_inputs is not None else not params.dry_run:
+        from seqcls.train import check_inputs as check  # prepares data.path when missing (not the run directory)
+        check(cfg)
     return RunPlan(params=params, cfg=cfg, run_dir=run_dir, launcher=launcher, nproc=nproc,
                    command=launch_command(cfg, run_dir / "config.yml", launcher, nproc))
 

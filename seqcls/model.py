@@ -18,8 +18,9 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'load_model', 'head_modules', 'apply_lora',
-           'load_trained_model']
+__all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'model_config', 'load_model',
+           'prefer_shape_agnostic_attention', 'transformer_layers', 'compile_layers', 'check_model', 'head_modules',
+           'apply_lora', 'load_trained_model']
 
 # %% ../nbs/30_model.ipynb #b0d8955f
 def _load_error(what: str, name: str, e: Exception, key: str = "model.name_or_path") -> ModelError:
@@ -56,8 +57,15 @@ def _checkpoint_head_size(path: str) -> int | None:
     if not any(a.endswith("ForSequenceClassification") for a in d.get("architectures") or []): return None
     return len(d["id2label"]) if d.get("id2label") else d.get("num_labels")
 
-def load_model(model: ModelConfig, num_labels: int, names: list[str], pad_token_id: int | None = None):
-    "AutoModelForSequenceClassification for `num_labels` classes named `names`, pad id set for decoders."
+def _random_init_device() -> str:
+    "Random weights are drawn where they will train: on this rank's GPU (seconds for billions of weights, no host copy), except under ZeRO-3, which partitions them itself."
+    from transformers.integrations import is_deepspeed_zero3_enabled
+    from seqcls.dist import get_local_rank
+    if torch.cuda.is_available() and not is_deepspeed_zero3_enabled(): return f"cuda:{get_local_rank()}"
+    return "cpu"
+
+def model_config(model: ModelConfig, num_labels: int, names: list[str], pad_token_id: int | None = None):
+    "The classifier's config: label maps, pad id, overrides; refuses a checkpoint head of another size."
     path = resolve_model_path(model.name_or_path)
     head = _checkpoint_head_size(path)
     if head is not None and head != num_labels and not model.ignore_mismatched_sizes:
@@ -67,17 +75,62 @@ def load_model(model: ModelConfig, num_labels: int, names: list[str], pad_token_
     try: config = AutoConfig.from_pretrained(path, trust_remote_code=model.trust_remote_code, **labels, **model.config_overrides)
     except (OSError, ValueError) as e: raise _load_error("config", model.name_or_path, e) from None
     if pad_token_id is not None and getattr(config, "pad_token_id", None) is None: config.pad_token_id = pad_token_id
+    return config
+
+def load_model(model: ModelConfig, num_labels: int, names: list[str], pad_token_id: int | None = None):
+    "AutoModelForSequenceClassification for `num_labels` classes named `names`, pad id set for decoders."
+    path = resolve_model_path(model.name_or_path)
+    config = model_config(model, num_labels, names, pad_token_id)
     kw = dict(trust_remote_code=model.trust_remote_code)
     if model.attn_implementation: kw["attn_implementation"] = model.attn_implementation
     if model.dtype: kw["dtype"] = model.dtype if model.dtype == "auto" else getattr(torch, model.dtype)
     try:
-        if model.random_init: m = AutoModelForSequenceClassification.from_config(config, **kw)
+        if model.random_init:
+            with torch.device(_random_init_device()): m = AutoModelForSequenceClassification.from_config(config, **kw)
         else: m = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=model.ignore_mismatched_sizes, **kw)
     except (OSError, ValueError) as e: raise _load_error("model", model.name_or_path, e) from None
     if model.gradient_checkpointing:
         m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         m.config.use_cache = False
     return m
+
+# %% ../nbs/30_model.ipynb #996c8313
+def prefer_shape_agnostic_attention() -> None:
+    "Use SDPA's flash / memory-efficient kernels instead of cuDNN's per-shape plans (dynamic shapes)."
+    if torch.cuda.is_available() and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+        torch.backends.cuda.enable_cudnn_sdp(False)
+        log.info("attention: cuDNN SDPA off (batch shapes vary; flash/memory-efficient kernels need no per-shape plans)")
+
+# %% ../nbs/30_model.ipynb #2065222c
+def transformer_layers(model) -> torch.nn.ModuleList | None:
+    "The model's stack of identical transformer layers (the largest ModuleList of one class), if any."
+    best = None
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.ModuleList) and len(mod) > 1 and len({type(m) for m in mod}) == 1:
+            if best is None or len(mod) > len(best): best = mod
+    return best
+
+def compile_layers(model) -> int:
+    "torch.compile every transformer layer in place (dynamic shapes); returns how many."
+    layers = transformer_layers(model)
+    if layers is None: return 0
+    for layer in layers: layer.compile(dynamic=True)
+    return len(layers)
+
+# %% ../nbs/30_model.ipynb #6df5ce09
+def check_model(model: ModelConfig, lora: LoraSection, num_labels: int, names: list[str]) -> None:
+    "Raise the ModelError that loading this model (and applying LoRA) would raise, without loading weights."
+    config = model_config(model, num_labels, names)
+    if not lora.enabled or not isinstance(lora.target_modules, list): return
+    with torch.device("meta"):
+        m = AutoModelForSequenceClassification.from_config(config, trust_remote_code=model.trust_remote_code)
+    _check_targets(m, lora.target_modules)
+
+def _check_targets(model, targets: list[str]) -> None:
+    present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    missing = [t for t in targets if t not in present]
+    if missing:
+        raise ModelError(f"lora.target_modules: {missing} not in {type(model).__name__}; its linear layers are {_linear_names(model)}")
 
 # %% ../nbs/30_model.ipynb #7316f19a
 HEAD_NAMES = ("classifier", "score", "classification_head", "pre_classifier")
@@ -94,11 +147,7 @@ def apply_lora(model, lora: LoraSection):
     try: from peft import LoraConfig, TaskType, get_peft_model
     except ImportError: raise ModelError("lora.enabled: PEFT is not installed; `pip install peft` or set lora.enabled: false") from None
     targets = lora.target_modules
-    if isinstance(targets, list):
-        present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-        missing = [t for t in targets if t not in present]
-        if missing:
-            raise ModelError(f"lora.target_modules: {missing} not in {type(model).__name__}; its linear layers are {_linear_names(model)}")
+    if isinstance(targets, list): _check_targets(model, targets)
     to_save = lora.modules_to_save if lora.modules_to_save is not None else head_modules(model)
     cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                      target_modules=targets, modules_to_save=to_save, bias=lora.bias)

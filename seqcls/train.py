@@ -18,21 +18,21 @@ from transformers import Trainer, TrainingArguments, set_seed
 from .config import RunConfig, load_config
 from .data import infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import SeqclsError
-from .model import apply_lora, load_model, load_tokenizer
+from .errors import SeqclsError, TrainingInterrupted
+from .model import apply_lora, check_model, compile_layers, load_model, load_tokenizer, prefer_shape_agnostic_attention
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .trainer import (GpuMemoryCallback, WeightedCrossEntropy, build_collator, build_training_arguments,
-                            classification_details, compute_metrics)
+from .trainer import (GpuMemoryCallback, GracefulStop, SeqclsTrainer, WeightedCrossEntropy, build_collator,
+                            build_training_arguments, classification_details, compute_metrics)
 from .weights import build_class_weights
 
 log = logging.getLogger("seqcls")
 
 # %% auto #0
 __all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_trainer', 'FinalEval',
-           'run_training', 'reproduce_command', 'persist_outputs', 'ensure_prepared', 'train', 'parse_args',
-           'setup_logging', 'main']
+           'run_training', 'reproduce_command', 'persist_outputs', 'ensure_prepared', 'check_inputs', 'train',
+           'parse_args', 'setup_logging', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -65,15 +65,17 @@ def load_artifacts(cfg: RunConfig) -> Artifacts:
 def prepare_model(cfg: RunConfig, art: Artifacts):
     "The classifier for the artifacts' labels, LoRA-wrapped when enabled."
     set_seed(cfg.seed)  # the new head's initial weights
+    if cfg.data.padding == "dynamic" or cfg.data.max_tokens_per_batch: prefer_shape_agnostic_attention()
     model = load_model(cfg.model, art.num_labels, art.label_names, art.tokenizer.pad_token_id)
     if cfg.lora.enabled: model = apply_lora(model, cfg.lora)
+    if cfg.model.compile_layers: log.info(f"compiled {compile_layers(model)} transformer layers (regional, dynamic shapes)")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     log.info(f"model: {type(model).__name__}, {total / 1e6:.1f} M parameters, {trainable / 1e6:.2f} M trainable")
     return model
 
 # %% ../nbs/60_train.ipynb #0d5df3a9
-MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label")
+MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label", "length")  # length: for the batch samplers
 
 def model_inputs(ds: Dataset) -> Dataset:
     "The dataset restricted to the model's input columns and the label."
@@ -81,7 +83,8 @@ def model_inputs(ds: Dataset) -> Dataset:
 
 def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments, tracker) -> Trainer:
     "A Trainer with the weighted loss, metrics, dynamic padding, GPU-memory logging and tracking."
-    trainer = Trainer(model=model, args=args, train_dataset=model_inputs(art.splits["train"]),
+    trainer = SeqclsTrainer(model=model, args=args, max_tokens_per_batch=cfg.data.max_tokens_per_batch,
+                      pad_to_multiple_of=cfg.data.pad_to_multiple_of, train_dataset=model_inputs(art.splits["train"]),
                       eval_dataset=model_inputs(art.splits["eval"]) if "eval" in art.splits else None,
                       processing_class=art.tokenizer, data_collator=build_collator(art.tokenizer, cfg.data),
                       compute_metrics=compute_metrics,
@@ -99,7 +102,13 @@ class FinalEval:
 
 def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: str | None) -> FinalEval:
     "Train (resuming when asked), then evaluate the eval and test splits with the final model."
-    result = trainer.train(resume_from_checkpoint=resume_from)
+    stop = GracefulStop()
+    trainer.add_callback(stop.install() if get_world_size() == 1 else stop)
+    try: result = trainer.train(resume_from_checkpoint=resume_from)
+    finally: stop.uninstall()
+    if stop.signal is not None:
+        raise TrainingInterrupted(f"training stopped by SIGTERM at step {trainer.state.global_step} with a checkpoint saved in "
+                                  f"{cfg.output_dir}; continue it with --set resume.checkpoint=auto")
     trainer.save_state()
     final = FinalEval(dict(result.metrics))
     metrics = final.metrics
@@ -150,14 +159,25 @@ def ensure_prepared(cfg: RunConfig) -> None:
     log.info(f"preparing {cfg.data.path} from data.source ({cfg.data.source.kind})")
     prepare_dataset(cfg, load_tokenizer(cfg.model))
 
+def check_inputs(cfg: RunConfig) -> Artifacts:
+    "Everything checkable before a launch, in one process and without loading weights: data (prepared if needed), labels, tokenizer, model config, LoRA targets."
+    ensure_prepared(cfg)
+    art = load_artifacts(cfg)
+    check_model(cfg.model, cfg.lora, art.num_labels, art.label_names)
+    return art
+
 def train(cfg: RunConfig) -> dict:
     "Run the five stages; returns the final metrics."
     state = check_output_dir(cfg)                       # every rank decides before rank 0 changes anything
     resume_from = resolve_resume_checkpoint(cfg)
     ensure_prepared(cfg)
     art = load_artifacts(cfg)
+    args = build_training_arguments(cfg, create_output_dir=False)  # before the model: ZeRO-3 then partitions it at load
+    args.device  # sets up the process group now (TrainingArguments does it lazily)
+    if cfg.deepspeed is not None and get_world_size() > 1:
+        import deepspeed; deepspeed.init_distributed()  # ZeRO-3 partitions the model at init and must see every rank
     model = prepare_model(cfg, art)
-    args = build_training_arguments(cfg)                # sets up the process group under a launcher
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)   # only now: bad input leaves no trace in the output directory
     if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)
     barrier()
     tracker = make_tracker(cfg).start(resume=resume_from is not None)
@@ -165,7 +185,7 @@ def train(cfg: RunConfig) -> dict:
         trainer = build_trainer(cfg, art, model, args, tracker)
         final = run_training(cfg, trainer, art, resume_from)
         persist_outputs(cfg, trainer, art, final, tracker)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TrainingInterrupted):
         tracker.finish("KILLED"); raise
     except BaseException:
         tracker.finish("FAILED"); raise

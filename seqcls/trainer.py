@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import DataCollatorWithPadding, TrainerCallback, TrainingArguments
+from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
 from .config import DataConfig, RunConfig
 
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'WeightedCrossEntropy', 'compute_metrics', 'classification_details', 'GpuMemoryCallback', 'normalize_report_to',
-           'merge_deepspeed', 'build_training_arguments', 'build_collator']
+           'merge_deepspeed', 'build_training_arguments', 'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer',
+           'GracefulStop']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
@@ -103,13 +104,13 @@ def merge_deepspeed(ds: dict, ta: dict) -> dict:
         if enabled not in (None, "auto") and prec not in ta: ta[prec] = bool(enabled)
     return ds
 
-def build_training_arguments(cfg: RunConfig) -> TrainingArguments:
+def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True) -> TrainingArguments:
     "TrainingArguments from the config: training_args + seed + DeepSpeed, report_to as a list, output_dir created."
     ta = dict(cfg.training_args)
     ta["seed"] = cfg.seed
     ta["report_to"] = normalize_report_to(ta.get("report_to"))
     if cfg.deepspeed is not None: ta["deepspeed"] = merge_deepspeed(cfg.deepspeed, ta)
-    Path(ta["output_dir"]).mkdir(parents=True, exist_ok=True)
+    if create_output_dir: Path(ta["output_dir"]).mkdir(parents=True, exist_ok=True)
     return TrainingArguments(**ta)
 
 # %% ../nbs/40_trainer.ipynb #1bf814ea
@@ -118,3 +119,79 @@ def build_collator(tokenizer, data: DataConfig) -> DataCollatorWithPadding:
     if data.padding == "max_length":
         return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=data.max_length)
     return DataCollatorWithPadding(tokenizer, padding="longest", pad_to_multiple_of=data.pad_to_multiple_of)
+
+# %% ../nbs/40_trainer.ipynb #229a5311
+def _round_up(n: int, m: int | None) -> int: return n if not m else -(-n // m) * m
+
+class TokenBudgetBatchSampler(torch.utils.data.Sampler):
+    "Length-sorted batches of at most `max_tokens` padded tokens, shuffled in order each epoch."
+
+    def __init__(self, lengths, max_tokens: int, seed: int = 0, shuffle: bool = True, pad_to_multiple_of: int | None = 8,
+                 max_batch_size: int | None = None):
+        lengths = np.asarray(lengths)
+        if lengths.size and _round_up(int(lengths.max()), pad_to_multiple_of) > max_tokens:
+            from seqcls.errors import ConfigError
+            raise ConfigError(f"data.max_tokens_per_batch: {max_tokens} is less than the longest example "
+                              f"({int(lengths.max())} tokens); raise it to at least {_round_up(int(lengths.max()), pad_to_multiple_of)}")
+        order = np.argsort(-lengths, kind="stable")  # longest first: the first step shows the peak memory
+        self.batches, cur, longest = [], [], 0
+        for i in order:
+            l = _round_up(int(lengths[i]), pad_to_multiple_of)
+            if cur and (max(longest, l) * (len(cur) + 1) > max_tokens or (max_batch_size and len(cur) >= max_batch_size)):
+                self.batches.append(cur); cur, longest = [], 0
+            cur.append(int(i)); longest = max(longest, l)
+        if cur: self.batches.append(cur)
+        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+
+    def set_epoch(self, epoch: int): self.epoch = epoch
+    def __len__(self): return len(self.batches)
+
+    def __iter__(self):
+        if not self.shuffle: yield from self.batches; return
+        rng = np.random.default_rng(self.seed + self.epoch)
+        first, rest = self.batches[0], self.batches[1:]
+        yield first  # the longest batch always comes first: an out-of-memory shows at once, not hours in
+        for j in rng.permutation(len(rest)): yield rest[j]
+
+# %% ../nbs/40_trainer.ipynb #1acca74f
+class SeqclsTrainer(Trainer):
+    "Trainer whose training batches follow `max_tokens_per_batch` when set."
+
+    def __init__(self, *args, max_tokens_per_batch: int | None = None, pad_to_multiple_of: int | None = 8, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_tokens_per_batch, self.pad_to_multiple_of = max_tokens_per_batch, pad_to_multiple_of
+
+    def get_train_dataloader(self):
+        if not self.max_tokens_per_batch: return super().get_train_dataloader()
+        ds = self.train_dataset
+        lengths = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
+        sampler = TokenBudgetBatchSampler(lengths, self.max_tokens_per_batch, seed=self.args.seed,
+                                          pad_to_multiple_of=self.pad_to_multiple_of)
+        ds = self._remove_unused_columns(ds, description="training")
+        dl = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator,
+                                         num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
+                                         persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0)
+        return self.accelerator.prepare(dl)
+
+# %% ../nbs/40_trainer.ipynb #1092efed
+import signal, threading
+
+class GracefulStop(TrainerCallback):
+    "On SIGTERM: finish the step, save a checkpoint, stop training; `signal` tells whether that happened."
+
+    def __init__(self): self.signal, self._previous = None, None
+
+    def install(self) -> "GracefulStop":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_signal)
+        return self
+
+    def uninstall(self) -> None:
+        if self._previous is not None: signal.signal(signal.SIGTERM, self._previous); self._previous = None
+
+    def _on_signal(self, signum, frame): self.signal = signum
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.signal is not None:
+            control.should_save = True
+            control.should_training_stop = True
