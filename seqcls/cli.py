@@ -100,8 +100,8 @@ def cmd_run(args) -> int:
     "Execute the run notebook with papermill: run directory, launch.sh, training, report."
     import logging, os
     from seqcls.launch import RunParameters, new_run_name, plan_run
-    params = RunParameters(config=args.config, overrides=args.overrides, run_name=args.run_name or new_run_name(),
-                           launcher=args.launcher, num_gpus=args.num_gpus, dry_run=args.dry_run)
+    params = RunParameters.from_namespace(dict(config=args.config, overrides=args.overrides, run_name=args.run_name or new_run_name(),
+                                               launcher=args.launcher, num_gpus=args.num_gpus, dry_run=args.dry_run))
     plan = plan_run(params)  # every user error surfaces here, before anything is written
     notebook = run_notebook_path()
     import papermill as pm

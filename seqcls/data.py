@@ -150,7 +150,11 @@ def load_dataset_dict(cfg: RunConfig) -> DatasetDict:
         hint = "run `seqcls prepare CONFIG`" if cfg.data.source else "prepare it with `seqcls prepare` (set data.source) or fix the path"
         raise DataError(f"data.path: `{path}` does not exist; {hint}")
     try: dd = load_from_disk(str(path))
-    except Exception as e:  # datasets raises FileNotFoundError/ValueError/JSON errors for folders it cannot read
+    except Exception as e:  # datasets raises FileNotFoundError/ValueError/JSON/IndexError for folders it cannot read
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            raise DataError(f"data.path: `{path}` is a saved dataset that cannot be read ({type(e).__name__}: {str(e)[:80]}): "
+                            "a split is empty (datasets cannot load empty splits) or its files are damaged; "
+                            "give every split examples and run `seqcls prepare CONFIG --overwrite`") from None
         raise DataError(f"data.path: `{path}` is not a dataset saved with save_to_disk ({type(e).__name__}); "
                         "run `seqcls prepare CONFIG --overwrite` or point data.path at a prepared dataset") from None
     if isinstance(dd, Dataset): dd = DatasetDict(train=dd)

@@ -60,18 +60,20 @@ class MlflowTracker(NullTracker):
     def _call(self, what: str, fn, *args, **kwargs):
         if self.client is None: return None
         try: return fn(*args, **kwargs)
-        except Exception as e:  # any tracking failure: warn once, keep training
-            self.client, self.active = None, False
-            warnings.warn(f"MLflow tracking skipped: {what} failed at {self.uri} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
-                          f"training continues and metrics are written to {self.cfg.metrics_path}")
-            return None
+        except Exception as e: return self._skip(what, e)  # any tracking failure: warn once, keep training
+
+    def _skip(self, what: str, e: Exception) -> None:
+        self.client, self.active = None, False
+        warnings.warn(f"MLflow tracking skipped: {what} failed at {self.uri} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
+                      f"training continues and metrics are written to {self.cfg.metrics_path}")
 
     def start(self, resume: bool = False):
         "Create the run (or continue the recorded one when resuming) and log the flattened config as params."
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         from mlflow.tracking import MlflowClient
-        self.client = MlflowClient(tracking_uri=self.uri)
+        try: self.client = MlflowClient(tracking_uri=self.uri)  # a sqlite store is opened (and may be locked) here
+        except Exception as e: return self._skip("opening the store", e) or self
         prev = self._recorded_run() if resume else None
         if prev:
             self.run_id = prev

@@ -180,7 +180,7 @@ def train(cfg: RunConfig) -> dict:
     cfg.output_dir.mkdir(parents=True, exist_ok=True)   # only now: bad input leaves no trace in the output directory
     if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)
     barrier()
-    tracker = make_tracker(cfg).start(resume=resume_from is not None)
+    tracker = make_tracker(cfg).start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
     try:
         trainer = build_trainer(cfg, art, model, args, tracker)
         final = run_training(cfg, trainer, art, resume_from)
@@ -211,6 +211,8 @@ def setup_logging() -> None:
     transformers.utils.logging.set_verbosity(logging.WARNING)
     datasets.utils.logging.set_verbosity(logging.WARNING)
     datasets.disable_progress_bars()
+    logging.captureWarnings(True)  # warnings (e.g. "MLflow tracking skipped") as one log line each, without the source line
+    warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"{category.__name__}: {message}"
     if not is_rank_zero(): warnings.filterwarnings("ignore")
 
 def main(argv=None) -> int:
@@ -219,7 +221,7 @@ def main(argv=None) -> int:
     for flag, env in (("local_rank", "LOCAL_RANK"), ("rank", "RANK"), ("world_size", "WORLD_SIZE")):
         if getattr(args, flag) is not None and env not in os.environ: os.environ[env] = str(getattr(args, flag))
     setup_logging()
-    code = 0
+    code, finished = 0, False
     try:
         cfg = load_config(args.config, args.overrides)
         set_seed(cfg.seed)
@@ -227,11 +229,14 @@ def main(argv=None) -> int:
         if is_rank_zero():
             shown = {k: round(metrics[k], 4) for k in ("eval_accuracy", "eval_f1_macro", "test_accuracy", "test_f1_macro") if k in metrics}
             log.info(f"finished: {shown}; outputs in {cfg.output_dir}")
+        finished = True
     except SeqclsError as e:
         if is_rank_zero(): print(f"seqcls: error: {e}", file=sys.stderr)
         code = e.exit_code
     finally:
-        if code == 0: teardown_distributed()  # after a failure other ranks may never reach a barrier: just exit
+        # only a rank that finished waits for the others; after any failure (an error, or a crash still propagating)
+        # the others may never reach a barrier, so exit and let the launcher stop them
+        if finished: teardown_distributed()
     return code
 
 # %% ../nbs/60_train.ipynb #e2053532

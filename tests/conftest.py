@@ -39,3 +39,16 @@ def tiny_overrides(tmp_path, data, *extra):
     return [a for s in sets for a in ("--set", s)]
 
 
+
+
+def run_group(cmd, timeout=600, **kw):
+    "subprocess.run in its own process group; on timeout the whole group (launcher and ranks) is killed, not only the launcher."
+    import signal as _signal
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, _signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"timed out after {timeout} s: {' '.join(map(str, cmd[:6]))} ...\n{(out or '')[-1500:]}\n{(err or '')[-1500:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

