@@ -1,5 +1,5 @@
 "Runs: the papermill run notebook, launch.sh per launcher, MLflow's one run, predict, and a clean exit."
-import json, subprocess, sys, time
+import json, os, re, subprocess, sys, time
 from pathlib import Path
 
 import pandas as pd
@@ -110,3 +110,19 @@ def test_training_process_exits_promptly_after_finishing(tmp_path, tiny_data):
     rc = proc.wait(timeout=120)
     assert rc == 0 and finished_at is not None
     assert time.time() - finished_at < 15, "the process lingered after training finished"
+
+
+def test_two_process_deepspeed_run_logs_one_mlflow_run(tmp_path, tiny_data):
+    "The multi-GPU launch path on CPU: seqcls run --launcher deepspeed --num-gpus 2 (ZeRO-2), one MLflow run, not one per rank."
+    res = run_seqcls("run", TINY, "--run-name", "ds", "--quiet", "--launcher", "deepspeed", "--num-gpus", "2",
+                     "--set", f"training_args.output_dir={tmp_path}", "--set", f"data.path={tiny_data}",
+                     "--set", "deepspeed=configs/deepspeed/zero2.json", "--set", "training_args.num_train_epochs=1",
+                     "--set", f"launch.master_port={29900 + os.getpid() % 90}")
+    assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-2000:])
+    run = tmp_path / "ds"
+    assert re.search(r"deepspeed --num_gpus 2 (--master_port \d+ )?--module seqcls.train", (run / "launch.sh").read_text())
+    assert json.loads((run / "metrics.json").read_text())["world_size"] == 2
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
