@@ -132,8 +132,9 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
 
 # %% ../nbs/60_train.ipynb #da2fecb6
 def reproduce_command(cfg: RunConfig) -> str:
-    "The command that repeats this run from its resolved config."
-    return f"seqcls train {shlex.quote(str(cfg.output_dir / 'config.yml'))} --set resume.overwrite=true"
+    "The command that repeats this run from its resolved config, into a new directory beside it (the original stays)."
+    return (f"seqcls train {shlex.quote(str(cfg.output_dir / 'config.yml'))} "
+            f"--set training_args.output_dir={shlex.quote(str(cfg.output_dir) + '-rerun')}")
 
 def persist_outputs(cfg: RunConfig, trainer: Trainer, art: Artifacts, final: FinalEval, tracker) -> Path:
     "Save the model (all ranks), then predictions, labels, config, model card and metrics (rank 0); log them to the tracker."
