@@ -67,8 +67,9 @@ def _training_label_counts(cfg):
         train, origin = make_splits(read_source(cfg.data.source), cfg.data.source)["train"], f"data.source ({cfg.data.source.kind}) [train]"
     else:
         raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist and data.source is not set; prepare the data or pass --counts")
-    names = list(train.features["label"].names)
-    return class_counts(train["label"], len(names)), names, origin
+    from seqcls.data import infer_num_labels, label_names
+    k = infer_num_labels({"train": train}, cfg.model.num_labels)  # a ClassLabel, or checked integer ids
+    return class_counts(train["label"], k), label_names({"train": train}, k), origin
 
 # %% ../nbs/90_cli.ipynb #90178201
 def cmd_prepare(args) -> int:
