@@ -311,6 +311,12 @@ class RunConfig(Section):
         if self.data.eval_split is None and str(ta.get("eval_strategy", "no")) != "no":
             raise FieldError("training_args.eval_strategy", f"`{ta['eval_strategy']}` needs data.eval_split; set it or use eval_strategy: no")
         if self.lora.enabled and self.lora.target_modules is None: _check_lora_defaults(self.model)
+        zero3 = (self.deepspeed or {}).get("zero_optimization", {}).get("stage") == 3
+        if zero3 and self.lora.enabled and (self.lora.merge_on_save or self.model.random_init):
+            key = "lora.merge_on_save" if self.lora.merge_on_save else "model.random_init"
+            why = "" if self.lora.merge_on_save else " (LoRA on random weights is saved merged: a random base cannot be reloaded)"
+            raise FieldError(key, f"merging LoRA into the model{why} is not supported under ZeRO-3, whose weights are partitioned; "
+                             "use ZeRO-2, or save the adapter and merge it afterwards on one process")
         _check_resume(self.resume, self.output_dir)
         _check_metrics_path(self.metrics_path)
         if self.launch.hostfile and not Path(self.launch.hostfile).is_file():

@@ -90,6 +90,8 @@ CASES = [
     ("deepspeed-not-json", lambda t, d: T(t, d, f"deepspeed={_write(t, 'ds.json', '{bad')}"), ["deepspeed", "not valid JSON"]),
     ("deepspeed-batch-contradiction", lambda t, d: T(t, d, f"deepspeed={_write(t, 'ds.json', json.dumps({'train_micro_batch_size_per_gpu': 4}))}"),
      ["deepspeed.train_micro_batch_size_per_gpu", "contradicts training_args.per_device_train_batch_size"]),
+    ("lora-merge-under-zero3", lambda t, d: T(t, d, "deepspeed=configs/deepspeed/zero3.json", "lora.enabled=true", "lora.target_modules=[query]",
+                                                 "lora.merge_on_save=true"), ["lora.merge_on_save", "ZeRO-3"]),
     ("hostfile-missing", lambda t, d: T(t, d, "deepspeed=configs/deepspeed/zero2.json", f"launch.hostfile={t}/hosts"), ["launch.hostfile", "not found"]),
     # data
     ("dataset-dir-missing", lambda t, d: T(t, t / "nodata", "data.source=null"), ["data.path", "does not exist"]),
