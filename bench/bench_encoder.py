@@ -36,6 +36,11 @@ VARIANTS = {
     "recipe-len512": ["data.max_length=512", "data.path={data512}"],
     "recipe-len512+tokens32k+lr5e-4": ["data.max_length=512", "data.path={data512}", "data.max_tokens_per_batch=32768", "training_args.learning_rate=5e-4"],
     "recipe+unweighted": ["loss.class_weights=false"],
+    # schedule/loss candidates, chosen between on the validation split (not the test split)
+    "recipe+cosine": ["training_args.lr_scheduler_type=cosine"],
+    "recipe+lr4e-4+cosine": ["training_args.learning_rate=4e-4", "training_args.lr_scheduler_type=cosine"],
+    "recipe+smooth0.1": ["loss.label_smoothing=0.1"],
+    "recipe+warmup0.1": ["training_args.warmup_steps=0.1"],
 }
 
 
