@@ -52,8 +52,15 @@ def cmd_weights(args) -> int:
         import matplotlib; matplotlib.use("Agg")
         fig = plot_class_weights(counts, alphas=sorted({0.0, l.alpha, 1.0}), weight_min=l.weight_min, weight_max=l.weight_max,
                                  names=names, scheme=l.scheme, beta=l.beta)
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
+        kinds = fig.canvas.get_supported_filetypes()
+        if Path(args.plot).suffix.lstrip(".").lower() not in kinds:
+            raise SeqclsError(f"--plot {args.plot}: matplotlib cannot write `{Path(args.plot).suffix or 'no extension'}`; end the name with one of "
+                              + ", ".join(f".{k}" for k in sorted(kinds)))
+        try:
+            Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(args.plot, dpi=120)
+        except OSError as e:
+            raise SeqclsError(f"--plot {args.plot}: cannot write it ({e.strerror or e}); give a path in a writable folder") from None
         print(f"plot: {args.plot}")
     return 0
 
@@ -67,6 +74,9 @@ def _training_label_counts(cfg):
         train, origin = make_splits(read_source(cfg.data.source), cfg.data.source)["train"], f"data.source ({cfg.data.source.kind}) [train]"
     else:
         raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist and data.source is not set; prepare the data or pass --counts")
+    if cfg.data.max_train_samples and cfg.data.max_train_samples < len(train):  # the rows training will use, as load_splits takes them
+        train = train.select(range(cfg.data.max_train_samples))
+        origin += f", first {cfg.data.max_train_samples} (data.max_train_samples)"
     from seqcls.data import infer_num_labels, label_names
     k = infer_num_labels({"train": train}, cfg.model.num_labels)  # a ClassLabel, or checked integer ids
     return class_counts(train["label"], k), label_names({"train": train}, k), origin

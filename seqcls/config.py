@@ -208,6 +208,10 @@ def _closest(name: str, options) -> str:
     options = list(options)
     if _ALIASES.get(name) in options: return f" Did you mean `{_ALIASES[name]}`?"
     m = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not m:  # a typo of one word of a long key (`nme` for name_or_path): compare with the words of each key
+        score = lambda o: max(difflib.SequenceMatcher(None, name, w).ratio() for w in o.split("_"))
+        best = max(options, key=score, default=None)
+        m = [best] if best and len(name) >= 3 and score(best) >= 0.75 else []
     return f" Did you mean `{m[0]}`?" if m else ""
 
 def validate_training_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -425,7 +429,13 @@ def _describe_error(err: dict) -> tuple[str, str]:
     if err["type"] == "missing": return key, "required but missing"
     if err["type"] in ("model_type", "dict_type", "model_attributes_type"):
         return key, f"must be a section (a mapping of keys), got {err.get('input')!r}"
-    return key, f"{err['msg']} (got {err.get('input')!r})"
+    fix = _TYPE_FIXES.get(err["type"].split("_")[0], "")
+    return key, f"{err['msg']} (got {err.get('input')!r}){fix}"
+
+_TYPE_FIXES = {"int": "; write a whole number such as 128", "float": "; write a number such as 0.5",
+               "bool": "; write true or false", "string": "; write text (quote it in YAML if it looks like a number)",
+               "literal": "; use one of the values listed", "enum": "; use one of the values listed",
+               "list": "; write a YAML list such as [a, b]"}
 
 def config_error(source: str, errors: list[dict], lines: dict[str, int], origin: dict[str, str]) -> ConfigError:
     "Build the single ConfigError for a failed validation: file(:line): key: problem. fix."
@@ -433,7 +443,7 @@ def config_error(source: str, errors: list[dict], lines: dict[str, int], origin:
     for err in errors[:3]:
         key, msg = _describe_error(err)
         top = key.split(".")
-        where = next((f"--set {o}" for k, o in origin.items() if k == key or k.startswith(key + ".") or key.startswith(k + ".")), None)
+        where = next((f"{source}: --set {o}" for k, o in origin.items() if k == key or k.startswith(key + ".") or key.startswith(k + ".")), None)
         if where is None:
             line = next((lines[k] for k in (".".join(top[:i]) for i in range(len(top), 0, -1)) if k in lines), None)
             where = f"{source}:{line}" if line else source
@@ -446,7 +456,11 @@ def load_config(path: str | Path, overrides=()) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; give the path to a YAML config such as configs/default.yml")
-    text = path.read_text()
+    try: text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); save the config as UTF-8 YAML") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config ({e.strerror}); check the file's permissions") from None
     try: data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

@@ -88,7 +88,8 @@ def encode_labels(dd: DatasetDict) -> DatasetDict:
     values = sorted({v for ds in dd.values() for v in ds.unique("label")}, key=lambda v: (isinstance(v, str), v))
     if all(isinstance(v, (int, np.integer)) for v in values):
         if values[0] < 0 or values != list(range(values[0], values[-1] + 1)) or values[0] != 0:
-            raise DataError(f"data.source: integer labels must be 0..K-1, found {values[:10]}; map them to 0..K-1 or use class names")
+            where = ", ".join(f"`{n}` has {sorted(ds.unique('label'))[:10]}" for n, ds in dd.items())
+            raise DataError(f"data.source: integer labels must be 0..K-1, found {values[:10]} ({where}); map them to 0..K-1 or use class names")
         names = [str(v) for v in range(values[-1] + 1)]
         return dd.cast_column("label", ClassLabel(names=names))
     names = [str(v) for v in values]
@@ -213,9 +214,13 @@ def infer_num_labels(splits: dict[str, Dataset], num_labels: int | None = None) 
     feat = splits["train"].features["label"]
     if num_labels is None and isinstance(feat, ClassLabel): num_labels = feat.num_classes
     if num_labels is None:
-        values = np.unique(np.concatenate([_label_array(ds) for ds in splits.values()]))
+        per_split = {name: np.unique(_label_array(ds)) for name, ds in splits.items()}
+        values = np.unique(np.concatenate(list(per_split.values())))
         if values[0] != 0 or values[-1] != len(values) - 1:
-            raise DataError(f"data: labels must be 0..K-1 without gaps, found {values[:10].tolist()}; re-encode them or set model.num_labels")
+            where = ", ".join(f"`{n}` has {v[:10].tolist()}" for n, v in per_split.items())
+            missing = sorted(set(range(int(values[-1]) + 1)) - set(values.tolist()))
+            raise DataError(f"data: labels must be 0..K-1 without gaps, found {values[:10].tolist()} ({where}"
+                            + (f"; no split has {missing[:5]}" if missing else "") + "); re-encode them or set model.num_labels")
         num_labels = len(values)
     for name, ds in splits.items():
         arr = _label_array(ds)

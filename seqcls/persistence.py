@@ -28,6 +28,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the mode any new file would get
         with os.fdopen(fd, "w") as f:
             f.write(text); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -35,6 +36,11 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+def _umask() -> int:
+    "The process's umask (os.umask can only be read by setting it)."
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     "JSON version of `atomic_write_text` (NaN-free, indented)."

@@ -67,3 +67,19 @@ def test_weights_with_counts_and_bad_counts(seqcls):
     assert abs(w[1] - 1.5) < 1e-4 and abs(sum(w) / 2 - 1) < 1e-4  # capped and still mean 1
     assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "10,x"), "--counts")
     assert_user_error(seqcls("weights", "configs/default.yml", "--set", "loss.weight_min=3"), "loss.weight_min")
+    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "5,10", "--plot", "w.foo"), "--plot w.foo", ".png")
+    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "5,10", "--plot", "/proc/no/w.png"), "--plot /proc/no/w.png", "cannot write")
+
+
+def test_weights_count_the_rows_training_uses(seqcls):
+    "With data.max_train_samples the table counts the first N training rows, as training does."
+    res = seqcls("weights", "configs/default.yml", "--set", "data.max_train_samples=300")
+    assert res.returncode == 0, res.stderr
+    assert "first 300 (data.max_train_samples)" in res.stdout.splitlines()[0]
+    assert sum(int(l.split()[1]) for l in res.stdout.splitlines()[2:8]) == 300
+
+
+def test_config_not_utf8(seqcls, tmp_path):
+    cfg = tmp_path / "latin1.yml"
+    cfg.write_bytes(b"model:\n  name_or_path: caf\xe9\n")
+    assert_user_error(seqcls("config", "check", cfg), "latin1.yml: not UTF-8 text")
