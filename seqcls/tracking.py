@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'NullTracker', 'MlflowTracker',
-           'make_tracker', 'TrackingCallback']
+           'PeerTracker', 'make_tracker', 'TrackingCallback']
 
 # %% ../nbs/45_tracking.ipynb #adf6cf21
 RUN_FILE = "mlflow_run.json"
@@ -133,13 +133,33 @@ class MlflowTracker(NullTracker):
             if p.is_file(): self._call(f"uploading {p.name}", self.client.log_artifact, self.run_id, str(p))
 
     def finish(self, status: str = "FINISHED"):
-        "End the run as FINISHED, FAILED or KILLED."
-        if self.active: self._call("ending the run", self.client.set_terminated, self.run_id, status)
+        "End the run as FINISHED, FAILED or KILLED; a failure another rank already recorded is kept."
+        if self.active:
+            run = self._call("reading the run", self.client.get_run, self.run_id) if status != "FINISHED" else None
+            if run is None or run.info.status == "RUNNING":
+                self._call("ending the run", self.client.set_terminated, self.run_id, status)
         self.active = False
 
+class PeerTracker(NullTracker):
+    """On ranks other than 0: logs nothing, but a crash on this rank marks rank 0's run FAILED. The launcher stops
+    rank 0 with SIGTERM when another rank dies, often before rank 0 can end the run itself."""
+    def __init__(self, cfg: RunConfig): self.cfg, self.uri = cfg, tracking_uri(cfg)
+
+    def finish(self, status: str = "FINISHED"):
+        if status != "FAILED": return
+        try:
+            rec = json.loads((self.cfg.output_dir / RUN_FILE).read_text())  # written by rank 0 before the first step
+            if rec.get("tracking_uri") != self.uri: return
+            from mlflow.tracking import MlflowClient
+            client = MlflowClient(tracking_uri=self.uri)
+            if client.get_run(rec["run_id"]).info.status == "RUNNING": client.set_terminated(rec["run_id"], "FAILED")
+        except Exception as e:  # no record yet, or tracking unreachable: rank 0 decides alone
+            log.warning(f"could not mark the MLflow run FAILED from this rank ({type(e).__name__}: {e})")
+
 def make_tracker(cfg: RunConfig):
-    "An MlflowTracker on rank 0 when tracking is enabled, else a NullTracker."
-    return MlflowTracker(cfg) if cfg.tracking.enabled and is_rank_zero() else NullTracker()
+    "An MlflowTracker on rank 0 when tracking is enabled, a PeerTracker on the other ranks, else a NullTracker."
+    if not cfg.tracking.enabled: return NullTracker()
+    return MlflowTracker(cfg) if is_rank_zero() else PeerTracker(cfg)
 
 # %% ../nbs/45_tracking.ipynb #7aa58845
 class TrackingCallback(TrainerCallback):

@@ -102,8 +102,8 @@ class FinalEval:
 
 def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: str | None) -> FinalEval:
     "Train (resuming when asked), then evaluate the eval and test splits with the final model."
-    stop = GracefulStop()
-    trainer.add_callback(stop.install() if get_world_size() == 1 else stop)
+    stop = GracefulStop(graceful=get_world_size() == 1)  # several processes: SIGTERM ends this rank at once, cleanly
+    trainer.add_callback(stop.install())
     try: result = trainer.train(resume_from_checkpoint=resume_from)
     finally: stop.uninstall()
     if stop.signal is not None:

@@ -177,9 +177,11 @@ class SeqclsTrainer(Trainer):
 import signal, threading
 
 class GracefulStop(TrainerCallback):
-    "On SIGTERM: finish the step, save a checkpoint, stop training; `signal` tells whether that happened."
+    """On SIGTERM: finish the step, save a checkpoint, stop training; `signal` tells whether that happened.
+    With `graceful=False` (several processes: the launcher SIGTERMs every rank when one fails, and a rank cannot finish
+    a step alone) it raises `TrainingInterrupted` at once, so the run is still ended in MLflow and the exit is clean."""
 
-    def __init__(self): self.signal, self._previous = None, None
+    def __init__(self, graceful: bool = True): self.graceful, self.signal, self._previous = graceful, None, None
 
     def install(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():
@@ -189,7 +191,12 @@ class GracefulStop(TrainerCallback):
     def uninstall(self) -> None:
         if self._previous is not None: signal.signal(signal.SIGTERM, self._previous); self._previous = None
 
-    def _on_signal(self, signum, frame): self.signal = signum
+    def _on_signal(self, signum, frame):
+        self.signal = signum
+        if not self.graceful:
+            from seqcls.errors import TrainingInterrupted
+            raise TrainingInterrupted("terminated by SIGTERM while several processes train (a launcher stops every rank when one "
+                                      "fails or is stopped); the last complete checkpoint is kept: continue with --set resume.checkpoint=auto")
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.signal is not None:

@@ -241,7 +241,7 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
 def test_one_rank_failing_ends_the_whole_job(launcher, tmp_path, tiny_data):
     port = str(29700 + os.getpid() % 200 + (0 if launcher == "torchrun" else 250))
     entry = [str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY),
-             *tiny_overrides(tmp_path, tiny_data, "deepspeed=configs/deepspeed/zero2.json", "tracking.enabled=false")]
+             *tiny_overrides(tmp_path, tiny_data, "deepspeed=configs/deepspeed/zero2.json")]
     cmd = ([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", port, *entry] if launcher == "torchrun"
            else [str(BIN / "deepspeed"), "--num_gpus", "2", "--master_port", port, *entry])
     env = {**os.environ, "SEQCLS_TEST_FAIL_RANK": "1", "SEQCLS_TEST_FAIL_STEP": "3", "OMP_NUM_THREADS": "1"}
@@ -252,6 +252,14 @@ def test_one_rank_failing_ends_the_whole_job(launcher, tmp_path, tiny_data):
     assert "injected fault on rank 1" in res.stdout + res.stderr
     assert took < 120, f"the job took {took:.0f} s to end after a rank failed"
     assert not (tmp_path / "run" / "run_info.json").exists()
+    # one MLflow run, ended FAILED (the failing rank records it; rank 0, stopped by the launcher, does not overwrite it)
+    assert _run_statuses(tmp_path) == ["FAILED"]
+
+
+def _run_statuses(tmp_path) -> list[str]:
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    return [r.info.status for r in client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])]
 
 
 # ---------------------------------------------------------------- tracking outages
@@ -290,7 +298,4 @@ def test_a_crash_marks_the_mlflow_run_failed(tmp_path, tiny_data):
     res = subprocess.run([sys.executable, str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data)],
                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0 and "injected fault" in res.stderr
-    from mlflow.tracking import MlflowClient
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    runs = client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])
-    assert [r.info.status for r in runs] == ["FAILED"]
+    assert _run_statuses(tmp_path) == ["FAILED"]
