@@ -187,14 +187,22 @@ def test_unknown_notebook_parameter_through_papermill_cli(tmp_path):
 
 
 # ---------------------------------------------------------------- interruption and resume
-def _step_lines(proc, until_step, steps_per_epoch=32, timeout=300):
-    "Read the training log until the global step reaches `until_step` (one log line per step; step = epoch x steps per epoch)."
-    step, t0 = 0, time.time()
-    for line in proc.stdout:
+def _logged_steps(lines, until_step=None, steps_per_epoch=32, timeout=300):
+    "The global steps of the training log's loss lines (one per step; step = epoch x steps per epoch), read until `until_step`."
+    steps, t0 = [], time.time()
+    for line in lines:
         m = re.search(r"'loss': .*'epoch': '?([0-9.]+)", line)
-        if m: step = round(float(m.group(1)) * steps_per_epoch)
-        if step >= until_step or time.time() - t0 > timeout: return step
-    return step
+        if m: steps.append(round(float(m.group(1)) * steps_per_epoch))
+        if (until_step and steps and steps[-1] >= until_step) or time.time() - t0 > timeout: break
+    return steps
+
+
+def _newest_complete_checkpoint(run_dir) -> int:
+    "Judged here independently of seqcls: the newest checkpoint whose trainer_state.json parses."
+    def ok(p):
+        try: json.loads((p / "trainer_state.json").read_text()); return True
+        except (OSError, ValueError): return False
+    return max((int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*") if ok(p)), default=0)  # 0: none, a fresh start
 
 
 def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_data):
@@ -207,8 +215,11 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
     plan = [(signal.SIGKILL, rng.randrange(20, 40)), (signal.SIGTERM, rng.randrange(45, 62)), (signal.SIGKILL, rng.randrange(66, 90))]
     cmd = lambda *extra: [sys.executable, "-m", "seqcls.cli", "train", str(TINY), *tiny_overrides(run, tiny_data, *sets, *extra)]
     for i, (sig, at) in enumerate(plan):
+        expect_from = 0 if i == 0 else _newest_complete_checkpoint(run / "run")
         proc = subprocess.Popen(cmd() if i == 0 else cmd("resume.checkpoint=auto"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        reached = _step_lines(proc, at)
+        steps = _logged_steps(proc.stdout, at)
+        reached = steps[-1]
+        assert steps[0] == expect_from + 1, f"run {i} started at step {steps[0]}, not after checkpoint-{expect_from}"  # a resume, not a restart
         proc.send_signal(sig)
         rest = proc.stdout.read(); rc = proc.wait(timeout=120)
         assert not (run / "run" / "run_info.json").exists(), f"kill {i} came after the run finished (step {reached})"
@@ -221,8 +232,11 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
         if i == 0:  # a checkpoint killed while being written is never chosen: break the newest one
             newest = max((run / "run").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
             (newest / "trainer_state.json").write_text('{"global_step": 1')  # truncated JSON
+    expect_from = _newest_complete_checkpoint(run / "run")
+    assert expect_from > 32  # the runs above got past the checkpoint that was broken
     res = run_seqcls("train", TINY, *tiny_overrides(run, tiny_data, *sets, "resume.checkpoint=auto"))
     assert res.returncode == 0, res.stderr[-2000:]
+    assert _logged_steps((res.stdout + res.stderr).splitlines())[0] == expect_from + 1
     a, b = (json.loads((d / "run" / "metrics.json").read_text()) for d in (ref, run))
     for k in ("eval_loss", "eval_accuracy", "eval_f1_macro", "test_loss", "test_accuracy", "test_f1_macro"):
         assert a[k] == pytest.approx(b[k], abs=1e-6), (k, a[k], b[k])

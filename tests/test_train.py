@@ -1,5 +1,5 @@
 "End to end on configs/tiny.yml: plain, LoRA, resume, DeepSpeed ZeRO-2 (deepspeed launcher), ZeRO-3 (torchrun)."
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +101,12 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, tiny_data):
     assert not (cut / "run" / "run_info.json").exists(), "killed too late: the run had already finished"
     blocked = run_seqcls("train", TINY, *tiny_overrides(cut, tiny_data, "tracking.enabled=false"))
     assert blocked.returncode == 2 and "resume.checkpoint: auto" in blocked.stderr
+    newest = max(int(p.name.split("-")[1]) for p in (cut / "run").glob("checkpoint-*") if _complete_checkpoint(cut / "run", int(p.name.split("-")[1])))
     res = run_seqcls("train", TINY, *tiny_overrides(cut, tiny_data, "tracking.enabled=false", "resume.checkpoint=auto"))
     assert res.returncode == 0, res.stderr[-2000:]
+    # a resume, not a restart: the first loss it logs (every 4 steps; step = epoch x 32) comes after that checkpoint
+    logged = [round(float(e) * 32) for e in re.findall(r"'loss': .*'epoch': '?([0-9.]+)", res.stdout + res.stderr)]
+    assert logged and logged[0] == newest + 4, (newest, logged[:3])
     a, b = (json.loads((d / "run" / "metrics.json").read_text()) for d in (ref, cut))
     for k in ("eval_loss", "eval_accuracy", "eval_f1_macro", "test_loss", "test_accuracy", "test_f1_macro"):
         assert a[k] == pytest.approx(b[k], abs=1e-6), (k, a[k], b[k])
