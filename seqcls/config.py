@@ -19,8 +19,8 @@ from .errors import ConfigError
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'Section', 'FieldError', 'ModelConfig', 'resolve_model_path',
            'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection', 'LossConfig', 'MetricsConfig', 'ResumeConfig',
            'LaunchConfig', 'TrackingConfig', 'training_args_fields', 'validate_training_args', 'load_deepspeed',
-           'check_deepspeed_consistency', 'RunConfig', 'parse_override', 'apply_overrides', 'config_error',
-           'load_config', 'flatten_config']
+           'check_deepspeed_keys', 'check_deepspeed_consistency', 'RunConfig', 'parse_override', 'apply_overrides',
+           'config_error', 'load_config', 'flatten_config']
 
 # %% ../nbs/00_config.ipynb #84703e28
 class Section(BaseModel):
@@ -262,6 +262,46 @@ def load_deepspeed(value: str | dict | None) -> dict | None:
 
 def _set(v) -> bool: return v is not None and v != "auto"
 
+@functools.cache
+def _deepspeed_schema() -> tuple[frozenset, type | None]:
+    "The key names DeepSpeed's constants modules define, and its ZeRO section's pydantic model (extra keys forbidden)."
+    import importlib, logging, pkgutil, re
+    logging.disable(logging.WARNING)  # DeepSpeed logs its accelerator choice on import
+    try:
+        import deepspeed
+        from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+        names = set()
+        for m in pkgutil.walk_packages(deepspeed.__path__, "deepspeed."):
+            if not m.name.endswith("constants"): continue
+            try: mod = importlib.import_module(m.name)
+            except Exception: continue
+            names |= {v for n in dir(mod) if n.isupper() and isinstance(v := getattr(mod, n), str) and re.fullmatch(r"[a-z][a-z0-9_]*", v)}
+        # sections DeepSpeed reads through their own config classes rather than a constant
+        names |= {"zero_optimization", "activation_checkpointing", "tensorboard", "wandb", "csv_monitor", "comet", "compile", "elasticity"}
+        return frozenset(names), DeepSpeedZeroConfig
+    except ImportError: return frozenset(), None
+    finally: logging.disable(logging.NOTSET)
+
+def check_deepspeed_keys(ds: dict) -> None:
+    """Catch misspelled DeepSpeed keys, which DeepSpeed itself ignores: a top-level key that is not one of DeepSpeed's but
+    close to one, and any key of `zero_optimization` that its pydantic model does not have."""
+    known, zero_model = _deepspeed_schema()
+    if not known: return
+    for k in ds:
+        if k not in known and (hint := difflib.get_close_matches(k, known, n=1, cutoff=0.8)):
+            raise FieldError(f"deepspeed.{k}", f"not a DeepSpeed key; did you mean `{hint[0]}`? (DeepSpeed would silently ignore it)")
+    zero = ds.get("zero_optimization")
+    if isinstance(zero, dict) and zero_model is not None:
+        try: zero_model(**{k: v for k, v in zero.items() if v != "auto"})
+        except ValidationError as e:
+            for err in e.errors():
+                if err["type"] == "extra_forbidden":
+                    loc = [str(p) for p in err["loc"]]
+                    fields = list(zero_model.model_fields) if len(loc) == 1 else []
+                    raise FieldError("deepspeed.zero_optimization." + ".".join(loc),
+                                     f"not a ZeRO setting.{_closest(loc[-1], fields)} Fix the key (DeepSpeed's ZeRO config forbids unknown keys)") from None
+        except Exception: pass  # values are DeepSpeed's to judge at start-up; only misspelled keys are caught here
+
 def check_deepspeed_consistency(ds: dict, ta: dict) -> None:
     "Raise when the DeepSpeed config contradicts `training_args` (batch sizes, accumulation, clipping, precision)."
     for dk, tk in _DS_PAIRS:
@@ -309,7 +349,7 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _cross_field_checks(self):
         ta = self.training_args
-        if self.deepspeed is not None: check_deepspeed_consistency(self.deepspeed, ta)
+        if self.deepspeed is not None: check_deepspeed_keys(self.deepspeed); check_deepspeed_consistency(self.deepspeed, ta)
         if ta.get("bf16") and ta.get("fp16"):
             raise FieldError("training_args.fp16", "bf16 and fp16 are both true; choose one")
         if self.data.eval_split is None and str(ta.get("eval_strategy", "no")) != "no":

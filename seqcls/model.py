@@ -72,8 +72,14 @@ def model_config(model: ModelConfig, num_labels: int, names: list[str], pad_toke
         raise ModelError(f"model.name_or_path: `{model.name_or_path}` has a classification head for {head} classes but the "
                          f"data has {num_labels}; set model.ignore_mismatched_sizes: true to train a new head")
     labels = dict(num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
-    try: config = AutoConfig.from_pretrained(path, trust_remote_code=model.trust_remote_code, **labels, **model.config_overrides)
+    try: config, unused = AutoConfig.from_pretrained(path, trust_remote_code=model.trust_remote_code, return_unused_kwargs=True,
+                                                     **labels, **model.config_overrides)
     except (OSError, ValueError) as e: raise _load_error("config", model.name_or_path, e) from None
+    if unused:  # transformers would keep a misspelled key as a stray attribute that nothing reads
+        from seqcls.config import _closest
+        key = next(iter(unused))
+        raise ModelError(f"model.config_overrides.{key}: not a setting of {type(config).__name__}.{_closest(key, config.to_dict())} "
+                         "Fix the key, or remove it")
     if pad_token_id is not None and getattr(config, "pad_token_id", None) is None: config.pad_token_id = pad_token_id
     return config
 
