@@ -14,7 +14,9 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-SNAPSHOT = find nbs seqcls -type f \( -name "*.ipynb" -o -name "*.py" \) -not -path "*/.ipynb_checkpoints/*" -not -path "*/__pycache__/*" | sort | xargs sha1sum
+# Every tracked file and every new not-ignored one (outside git: the notebooks and the package)
+SNAPSHOT = { git ls-files 2>/dev/null && git ls-files --others --exclude-standard 2>/dev/null || find nbs seqcls -type f -not -path "*/__pycache__/*"; } \
+	| sort -u | tr '\n' '\0' | xargs -0 sha1sum 2>/dev/null
 
 .PHONY: setup run test test-fast test-slow sync-check nbtest pytest export clean
 
@@ -40,7 +42,7 @@ sync-check: $(STAMP)
 	if [ "$$before" != "$$after" ]; then \
 	  echo "sync-check FAILED: nbdev-clean/nbdev-export changed files (edit nbs/, run 'make export', commit both):"; \
 	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "  " $$3}' | sort -u; exit 1; fi
-	@echo "sync-check: notebooks and seqcls/ are in sync"
+	@echo "sync-check: nbdev-clean and nbdev-export changed nothing"
 
 # The run notebook (nbs/run_training.ipynb) trains when executed: papermill runs it in tests/test_run.py instead.
 nbtest: $(STAMP)

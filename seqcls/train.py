@@ -131,10 +131,15 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     return final
 
 # %% ../nbs/60_train.ipynb #da2fecb6
-def reproduce_command(cfg: RunConfig) -> str:
-    "The command that repeats this run from its resolved config, into a new directory beside it (the original stays)."
-    return (f"seqcls train {shlex.quote(str(cfg.output_dir / 'config.yml'))} "
-            f"--set training_args.output_dir={shlex.quote(str(cfg.output_dir) + '-rerun')}")
+def reproduce_command(cfg: RunConfig, world_size: int | None = None) -> str:
+    """The command that repeats this run from its resolved config, into a new directory beside it (the original stays),
+    with the same number of processes and launcher (the global batch depends on them)."""
+    world_size = get_world_size() if world_size is None else world_size
+    config, out = shlex.quote(str(cfg.output_dir / "config.yml")), shlex.quote(str(cfg.output_dir) + "-rerun")
+    if world_size == 1: return f"seqcls train {config} --set training_args.output_dir={out}"
+    launcher = "torchrun" if os.environ.get("TORCHELASTIC_RUN_ID") else "deepspeed"  # torchrun marks its workers
+    per_node = world_size // (cfg.launch.num_nodes or 1)
+    return f"seqcls run {config} --launcher {launcher} --num-gpus {per_node} --set training_args.output_dir={out}"
 
 def persist_outputs(cfg: RunConfig, trainer: Trainer, art: Artifacts, final: FinalEval, tracker) -> Path:
     "Save the model (all ranks), then predictions, labels, config, model card and metrics (rank 0); log them to the tracker."
