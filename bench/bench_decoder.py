@@ -37,6 +37,10 @@ VARIANTS = {
     "seqcls-cudnn-attention": ["+cudnn"],
     "seqcls-compile-layers": ["model.compile_layers=true"],
     "seqcls-compile-layers-16k": ["model.compile_layers=true", "data.max_tokens_per_batch=16384"],
+    "seqcls-unfused": ["lora.fused=false"],  # PEFT's own LoRA forward (seqcls fuses by default: lora.fused)
+    "seqcls-compile-layers-unfused": ["model.compile_layers=true", "lora.fused=false"],
+    "seqcls-compile-layers-10k": ["model.compile_layers=true", "data.max_tokens_per_batch=10240"],
+    "seqcls-compile-layers-12k": ["model.compile_layers=true", "data.max_tokens_per_batch=12288"],
 }
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'model_config', 'load_model',
            'prefer_shape_agnostic_attention', 'transformer_layers', 'compile_layers', 'check_model', 'head_modules',
-           'apply_lora', 'load_trained_model']
+           'apply_lora', 'FusedLoraLinear', 'fuse_lora', 'load_trained_model']
 
 # %% ../nbs/30_model.ipynb #b0d8955f
 def _load_error(what: str, name: str, e: Exception, key: str = "model.name_or_path") -> ModelError:
@@ -159,6 +159,58 @@ def apply_lora(model, lora: LoraSection):
                      target_modules=targets, modules_to_save=to_save, bias=lora.bias)
     try: return get_peft_model(model, cfg, autocast_adapter_dtype=lora.adapter_dtype == "float32")
     except ValueError as e: raise ModelError(f"lora: PEFT cannot apply this config to {type(model).__name__}: {str(e).splitlines()[0][:200]}") from None
+
+# %% ../nbs/30_model.ipynb #f05ed1a1
+import types
+
+class FusedLoraLinear(torch.autograd.Function):
+    "y = x W^T + b + (s x A^T) B^T, the adapter term accumulated into the base GEMM; W and b frozen."
+    @staticmethod
+    def forward(ctx, x, W, b, A, B, scale: float):
+        x2 = x.reshape(-1, x.shape[-1])
+        zs = (x2 @ A.t()) * scale                                           # (tokens, r): tiny
+        y = torch.addmm(b, zs, B.t()) if b is not None else zs @ B.t()      # adapter term (+ bias)
+        y.addmm_(x2, W.t())                                                 # + x W^T inside the GEMM
+        ctx.save_for_backward(x2, zs, W, A, B)
+        ctx.scale, ctx.in_shape = scale, x.shape
+        return y.view(*x.shape[:-1], W.shape[0])
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, zs, W, A, B = ctx.saved_tensors
+        dy2 = dy.reshape(-1, W.shape[0])
+        dz = (dy2 @ B) * ctx.scale                                          # (tokens, r)
+        dA, dB = dz.t() @ x2, dy2.t() @ zs
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = dy2 @ W
+            dx.addmm_(dz, A)                                                # + the adapter's share, inside the GEMM
+            dx = dx.view(ctx.in_shape)
+        return dx, None, None, dA, dB, None
+
+def _fused_lora_forward(self, x, *args, **kwargs):
+    "A peft LoRA Linear's forward through FusedLoraLinear when its state allows, else PEFT's own."
+    base, names = self.base_layer, self.active_adapters
+    name = names[0] if len(names) == 1 else None
+    if (args or kwargs or self.disable_adapters or self.merged or name not in self.lora_A or name in self.lora_variant
+            or base.weight.requires_grad or (base.bias is not None and base.bias.requires_grad)
+            or not isinstance(self.lora_dropout[name], torch.nn.Identity)):
+        return type(self).forward(self, x, *args, **kwargs)
+    dev = x.device.type
+    dt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else base.weight.dtype
+    with torch.autocast(dev, enabled=False):
+        b = None if base.bias is None else base.bias.to(dt)
+        return FusedLoraLinear.apply(x.to(dt), base.weight.to(dt), b, self.lora_A[name].weight.to(dt),
+                                     self.lora_B[name].weight.to(dt), float(self.scaling[name]))
+
+def fuse_lora(model) -> int:
+    "Route every plain-Linear LoRA layer of a PEFT model through `FusedLoraLinear`; returns how many."
+    from peft.tuners.lora.layer import Linear as LoraLinear
+    n = 0
+    for m in model.modules():
+        if isinstance(m, LoraLinear) and type(m.base_layer) is torch.nn.Linear:
+            m.forward = types.MethodType(_fused_lora_forward, m); n += 1
+    return n
 
 # %% ../nbs/30_model.ipynb #37cd07ef
 def load_trained_model(model_dir: str | Path, trust_remote_code: bool = False):

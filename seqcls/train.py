@@ -19,7 +19,7 @@ from .config import RunConfig, load_config
 from .data import infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
 from .errors import SeqclsError, TrainingInterrupted
-from .model import apply_lora, check_model, compile_layers, load_model, load_tokenizer, prefer_shape_agnostic_attention
+from .model import apply_lora, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, prefer_shape_agnostic_attention
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
@@ -67,7 +67,10 @@ def prepare_model(cfg: RunConfig, art: Artifacts):
     set_seed(cfg.seed)  # the new head's initial weights
     if cfg.data.padding == "dynamic" or cfg.data.max_tokens_per_batch: prefer_shape_agnostic_attention()
     model = load_model(cfg.model, art.num_labels, art.label_names, art.tokenizer.pad_token_id)
-    if cfg.lora.enabled: model = apply_lora(model, cfg.lora)
+    if cfg.lora.enabled:
+        model = apply_lora(model, cfg.lora)
+        from transformers.integrations import is_deepspeed_zero3_enabled
+        if cfg.lora.fused and not is_deepspeed_zero3_enabled(): log.info(f"fused {fuse_lora(model)} LoRA projections")
     if cfg.model.compile_layers: log.info(f"compiled {compile_layers(model)} transformer layers (regional, dynamic shapes)")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
