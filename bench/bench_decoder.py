@@ -37,10 +37,13 @@ VARIANTS = {
     "seqcls-cudnn-attention": ["+cudnn"],
     "seqcls-compile-layers": ["model.compile_layers=true"],
     "seqcls-compile-layers-16k": ["model.compile_layers=true", "data.max_tokens_per_batch=16384"],
-    "seqcls-unfused": ["lora.fused=false"],  # PEFT's own LoRA forward (seqcls fuses by default: lora.fused)
-    "seqcls-compile-layers-unfused": ["model.compile_layers=true", "lora.fused=false"],
+    "seqcls-unfused": ["lora.fused=false"],  # PEFT's own LoRA forward (lora.fused: auto fuses when not compiling)
+    "seqcls-compile-layers-unfused": ["model.compile_layers=true", "lora.fused=false"],  # = seqcls-compile-layers since lora.fused: auto
     "seqcls-compile-layers-10k": ["model.compile_layers=true", "data.max_tokens_per_batch=10240"],
     "seqcls-compile-layers-12k": ["model.compile_layers=true", "data.max_tokens_per_batch=12288"],
+    "seqcls-compile-layers-11k": ["model.compile_layers=true", "data.max_tokens_per_batch=11264"],
+    "seqcls-compile-layers-fused": ["model.compile_layers=true", "lora.fused=true"],
+    "seqcls-compile-layers-fused-12k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=12288"],
 }
 
 

@@ -6,7 +6,7 @@ Docs: https://github.com/seqcls/seqcls/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #0a9a8d15
 from __future__ import annotations
-import dataclasses, difflib, functools, json, typing
+import dataclasses, difflib, functools, json, re, typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,7 +116,7 @@ class LoraSection(Section):
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
     adapter_dtype: Literal["float32", "model"] = Field("float32", description="Adapter weights in float32 (PEFT default) or in the model's dtype (faster in bf16).")
     merge_on_save: bool = Field(False, description="Also save a merged full model next to the adapter.")
-    fused: bool = Field(True, description="Compute each LoRA projection in one fused autograd function (same arithmetic, fewer passes over activations); false: PEFT's own forward.")
+    fused: bool | Literal["auto"] = Field("auto", description="Compute each LoRA projection in one fused autograd function (same arithmetic, fewer passes over activations); auto: only without model.compile_layers (Inductor does better with PEFT's graph, measured in bench/RESULTS.md); false: PEFT's own forward.")
 
 class LossConfig(Section):
     "Class-weighted cross-entropy; see `seqcls.weights`."
@@ -459,11 +459,29 @@ def _valid_keys_at(loc: tuple) -> list[str]:
     if loc and loc[0] == "training_args": return list(training_args_fields())
     return list(getattr(model, "model_fields", {}))
 
+_UNION_TAG = re.compile(r"^(bool|int|float|str|none|[a-z-]+\[.*\])$")  # the member names pydantic adds to a union's loc
+
+def _field_loc(err: dict) -> tuple[str, ...]:
+    return tuple(str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before")) and not _UNION_TAG.match(str(p)))
+
+def _merge_union_errors(errors: list[dict]) -> list[dict]:
+    "A value no member of a union accepts gives one error per member: keep one, listing what each member wanted."
+    out, seen = [], {}
+    for err in errors:
+        loc = _field_loc(err)
+        if loc in seen and err["type"] != "extra_forbidden":
+            first = seen[loc]
+            first["msg"] = f"{first['msg']}; or {err['msg'][0].lower()}{err['msg'][1:]}"
+            first["type"] = "union"
+            continue
+        err = dict(err); seen[loc] = err; out.append(err)
+    return out
+
 def _describe_error(err: dict) -> tuple[str, str]:
     "One pydantic error as (dotted key, message)."
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError): return cause.key, cause.message
-    loc = tuple(str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before")))
+    loc = _field_loc(err)
     key = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
         return key, f"unknown key.{_closest(loc[-1], _valid_keys_at(loc[:-1]))} Valid keys here: {', '.join(_valid_keys_at(loc[:-1]))}"
@@ -480,7 +498,7 @@ _TYPE_FIXES = {"int": "; write a whole number such as 128", "float": "; write a 
 
 def config_error(source: str, errors: list[dict], lines: dict[str, int], origin: dict[str, str]) -> ConfigError:
     "Build the single ConfigError for a failed validation: file(:line): key: problem. fix."
-    parts = []
+    parts, errors = [], _merge_union_errors(errors)
     for err in errors[:3]:
         key, msg = _describe_error(err)
         top = key.split(".")
