@@ -13,7 +13,7 @@ from .errors import SeqclsError
 
 # %% auto #0
 __all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path', 'cmd_run', 'cmd_predict',
-           'build_parser', 'main']
+           'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -148,9 +148,14 @@ def cmd_predict(args) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #0c63f6ec
+class OneLineParser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line on stderr (exit 2) like every other seqcls error; --help shows the usage."
+    def error(self, message: str):
+        self.exit(2, f"seqcls: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
 def build_parser() -> argparse.ArgumentParser:
-    "The `seqcls` argument parser."
-    p = argparse.ArgumentParser(prog="seqcls", description="Fine-tune transformer classifiers on class-imbalanced data.")
+    "The `seqcls` argument parser (its sub-parsers inherit OneLineParser)."
+    p = OneLineParser(prog="seqcls", description="Fine-tune transformer classifiers on class-imbalanced data.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     cfg = sub.add_parser("config", help="config tools").add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -44,6 +44,11 @@ def test_config_check_yaml_syntax_error_names_line(seqcls, tmp_path):
     assert_user_error(seqcls("config", "check", cfg), f"{cfg}:3", "YAML syntax error")
 
 
+def test_usage_errors_are_one_line_too(seqcls):
+    assert_user_error(seqcls("config", "check"), "seqcls config check: the following arguments are required: config", "--help")
+    assert_user_error(seqcls("trian", "configs/tiny.yml"), "invalid choice: 'trian'")
+
+
 def test_missing_config_file(seqcls, tmp_path):
     assert_user_error(seqcls("config", "check", tmp_path / "nope.yml"), "nope.yml", "not found")
 
