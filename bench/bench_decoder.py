@@ -44,6 +44,7 @@ VARIANTS = {
     "seqcls-compile-layers-11k": ["model.compile_layers=true", "data.max_tokens_per_batch=11264"],
     "seqcls-compile-layers-fused": ["model.compile_layers=true", "lora.fused=true"],
     "seqcls-compile-layers-fused-12k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=12288"],
+    "seqcls-compile-layers-fused-11k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=11264"],
 }
 
 

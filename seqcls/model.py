@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'model_config', 'load_model',
            'prefer_shape_agnostic_attention', 'transformer_layers', 'compile_layers', 'check_model', 'head_modules',
-           'apply_lora', 'FusedLoraLinear', 'fuse_lora', 'load_trained_model']
+           'apply_lora', 'FusedLoraLinear', 'lora_addmm', 'fuse_lora', 'load_trained_model']
 
 # %% ../nbs/30_model.ipynb #b0d8955f
 def _load_error(what: str, name: str, e: Exception, key: str = "model.name_or_path") -> ModelError:
@@ -198,18 +198,27 @@ def _fused_lora_forward(self, x, *args, **kwargs):
         return type(self).forward(self, x, *args, **kwargs)
     dev = x.device.type
     dt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else base.weight.dtype
+    fn = lora_addmm if getattr(self, "_seqcls_traceable", False) else FusedLoraLinear.apply
     with torch.autocast(dev, enabled=False):
         b = None if base.bias is None else base.bias.to(dt)
-        return FusedLoraLinear.apply(x.to(dt), base.weight.to(dt), b, self.lora_A[name].weight.to(dt),
-                                     self.lora_B[name].weight.to(dt), float(self.scaling[name]))
+        return fn(x.to(dt), base.weight.to(dt), b, self.lora_A[name].weight.to(dt),
+                  self.lora_B[name].weight.to(dt), float(self.scaling[name]))
 
-def fuse_lora(model) -> int:
-    "Route every plain-Linear LoRA layer of a PEFT model through `FusedLoraLinear`; returns how many."
+def lora_addmm(x, W, b, A, B, scale: float):
+    "The same product in plain differentiable ops, for torch.compile to see through: only the forward accumulates in the GEMM."
+    x2 = x.reshape(-1, x.shape[-1])
+    zs = (x2 @ A.t()) * scale
+    u = torch.addmm(b, zs, B.t()) if b is not None else zs @ B.t()
+    return torch.addmm(u, x2, W.t()).view(*x.shape[:-1], W.shape[0])
+
+def fuse_lora(model, traceable: bool = False) -> int:
+    """Route every plain-Linear LoRA layer of a PEFT model through `FusedLoraLinear` (or, `traceable`, through
+    `lora_addmm`, for compiled layers); returns how many."""
     from peft.tuners.lora.layer import Linear as LoraLinear
     n = 0
     for m in model.modules():
         if isinstance(m, LoraLinear) and type(m.base_layer) is torch.nn.Linear:
-            m.forward = types.MethodType(_fused_lora_forward, m); n += 1
+            m.forward = types.MethodType(_fused_lora_forward, m); m._seqcls_traceable = traceable; n += 1
     return n
 
 # %% ../nbs/30_model.ipynb #37cd07ef

@@ -71,7 +71,8 @@ def prepare_model(cfg: RunConfig, art: Artifacts):
         model = apply_lora(model, cfg.lora)
         from transformers.integrations import is_deepspeed_zero3_enabled
         fused = cfg.lora.fused if cfg.lora.fused != "auto" else not cfg.model.compile_layers  # H100: eager +6%, compiled -6%
-        if fused and not is_deepspeed_zero3_enabled(): log.info(f"fused {fuse_lora(model)} LoRA projections")
+        if fused and not is_deepspeed_zero3_enabled():
+            log.info(f"fused {fuse_lora(model, traceable=cfg.model.compile_layers)} LoRA projections")
     if cfg.model.compile_layers: log.info(f"compiled {compile_layers(model)} transformer layers (regional, dynamic shapes)")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
