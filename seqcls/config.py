@@ -116,7 +116,7 @@ class LoraSection(Section):
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
     adapter_dtype: Literal["float32", "model"] = Field("float32", description="Adapter weights in float32 (PEFT default) or in the model's dtype (faster in bf16).")
     merge_on_save: bool = Field(False, description="Also save a merged full model next to the adapter.")
-    fused: bool | Literal["auto"] = Field("auto", description="Compute each LoRA projection in one fused autograd function (same arithmetic, fewer passes over activations); auto: only without model.compile_layers (Inductor does better with PEFT's graph, measured in bench/RESULTS.md); false: PEFT's own forward.")
+    fused: bool | Literal["auto"] = Field("auto", description="Compute each LoRA projection in one fused autograd function (same arithmetic, fewer passes over activations); auto: only without model.compile_layers (Inductor does better with PEFT's graph, measured in bench/RESULTS.md); true with compile_layers: a traceable variant; false: PEFT's own forward.")
 
 class LossConfig(Section):
     "Class-weighted cross-entropy; see `seqcls.weights`."
