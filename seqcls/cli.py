@@ -100,9 +100,9 @@ def cmd_train(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #42f612d6
 def run_notebook_path() -> Path:
-    "nbs/run_training.ipynb of this source tree."
-    p = Path(__file__).resolve().parents[1] / "nbs" / "run_training.ipynb"
-    if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; seqcls run needs the source tree (a clone), not only the package")
+    "The run notebook: seqcls/run_training.ipynb (a link to nbs/run_training.ipynb in a clone, a copy in an installed wheel)."
+    p = Path(__file__).resolve().parent / "run_training.ipynb"
+    if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/run_training.ipynb")
     return p
 
 _USER_ERRORS = {"SeqclsError", "ConfigError", "DataError", "ModelError", "RunStateError"}

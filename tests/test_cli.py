@@ -1,4 +1,6 @@
 "The CLI contract: exit 0 on success; on a user error one line on stderr, no traceback, exit 2."
+import shutil, subprocess, sys, zipfile
+
 import yaml
 
 from conftest import ROOT
@@ -88,3 +90,16 @@ def test_config_not_utf8(seqcls, tmp_path):
     cfg = tmp_path / "latin1.yml"
     cfg.write_bytes(b"model:\n  name_or_path: caf\xe9\n")
     assert_user_error(seqcls("config", "check", cfg), "latin1.yml: not UTF-8 text")
+
+
+def test_the_wheel_carries_the_run_notebook(tmp_path):
+    "seqcls run works from an installed package: a built wheel holds a copy of nbs/run_training.ipynb (the link's target)."
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "seqcls", src / "seqcls", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "nbs").mkdir(); shutil.copy(ROOT / "nbs" / "run_training.ipynb", src / "nbs")
+    for f in ("pyproject.toml", "README.md"): shutil.copy(ROOT / f, src)
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    with zipfile.ZipFile(next((tmp_path / "dist").glob("seqcls-*.whl"))) as z:
+        assert z.read("seqcls/run_training.ipynb") == (ROOT / "nbs" / "run_training.ipynb").read_bytes()
