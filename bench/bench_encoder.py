@@ -41,6 +41,10 @@ VARIANTS = {
     "recipe+lr4e-4+cosine": ["training_args.learning_rate=4e-4", "training_args.lr_scheduler_type=cosine"],
     "recipe+smooth0.1": ["loss.label_smoothing=0.1"],
     "recipe+warmup0.1": ["training_args.warmup_steps=0.1"],
+    # one default switched off at a time: what each is worth
+    "recipe-unfused-adamw": ["training_args.optim=adamw_torch"],
+    "recipe-no-workers": ["training_args.dataloader_num_workers=0", "training_args.dataloader_pin_memory=false"],
+    "recipe-no-pad-multiple": ["data.pad_to_multiple_of=null"],
 }
 
 
