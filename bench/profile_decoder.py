@@ -11,7 +11,7 @@ import bench_decoder as bd
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--tokenizer", required=True); ap.add_argument("--data", required=True)
-    ap.add_argument("--set", dest="overrides", action="append", default=[]); ap.add_argument("--size", default="1.5b")
+    ap.add_argument("--set", dest="overrides", action="append", default=[]); ap.add_argument("--size", default="1.5b"); ap.add_argument("--rows", type=int, default=22)
     a = ap.parse_args()
     import torch
     from datasets import load_from_disk
@@ -41,7 +41,7 @@ def main():
     trainer.add_callback(P())
     prof.start(); t0 = time.perf_counter(); trainer.train(); prof.stop()
     ka = prof.key_averages()
-    print(ka.table(sort_by="cuda_time_total", row_limit=22, max_name_column_width=60))
+    print(ka.table(sort_by="cuda_time_total", row_limit=a.rows, max_name_column_width=90))
     print(ka.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=60))
     cuda_total = sum(e.self_device_time_total for e in ka) / 1000 / 4
     print(f"GPU busy per step (sum of kernel time): {cuda_total:.1f} ms")

@@ -46,6 +46,7 @@ class ModelConfig(Section):
     random_init: bool = Field(False, description="Build the model from its config with random weights (tests, throughput benchmarks); the tokenizer is still loaded.")
     config_overrides: dict[str, Any] = Field(default_factory=dict, description="Keys set on the model config before the model is built, e.g. hidden_size for a tiny random model.")
     compile_layers: bool = Field(False, description="torch.compile each transformer layer (regional compilation with dynamic shapes: compiled once, reused by every layer); costs compile time at the start.")
+    skip_causal_padding_mask: bool = Field(True, description="Causal (decoder) models padded on the right: train and evaluate without the attention mask, which changes nothing at real tokens (no real token attends to the pads after it) but costs a host sync per step and keeps SDPA off its causal flash kernel; false keeps the mask.")
     ignore_mismatched_sizes: bool = Field(False, description="Replace a checkpoint's classification head whose size differs from the number of classes.")
 
 def resolve_model_path(name: str) -> str:

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'model_config', 'load_model',
-           'prefer_shape_agnostic_attention', 'transformer_layers', 'compile_layers', 'check_model', 'head_modules',
-           'apply_lora', 'FusedLoraLinear', 'lora_addmm', 'fuse_lora', 'load_trained_model']
+           'prefer_shape_agnostic_attention', 'padding_mask_redundant', 'transformer_layers', 'compile_layers',
+           'check_model', 'head_modules', 'apply_lora', 'FusedLoraLinear', 'lora_addmm', 'fuse_lora',
+           'load_trained_model']
 
 # %% ../nbs/30_model.ipynb #b0d8955f
 def _load_error(what: str, name: str, e: Exception, key: str = "model.name_or_path") -> ModelError:
@@ -106,6 +107,13 @@ def prefer_shape_agnostic_attention() -> None:
     if torch.cuda.is_available() and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
         torch.backends.cuda.enable_cudnn_sdp(False)
         log.info("attention: cuDNN SDPA off (batch shapes vary; flash/memory-efficient kernels need no per-shape plans)")
+
+# %% ../nbs/30_model.ipynb #5b0f3a61
+def padding_mask_redundant(model, tokenizer) -> bool:
+    "True when batches padded by `tokenizer` need no attention mask in `model`: causal self-attention, right padding, a pad id."
+    causal = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
+    return (bool(causal) and all(causal) and tokenizer.padding_side == "right"
+            and getattr(model.config, "pad_token_id", None) is not None)
 
 # %% ../nbs/30_model.ipynb #2065222c
 def transformer_layers(model) -> torch.nn.ModuleList | None:

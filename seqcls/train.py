@@ -19,7 +19,8 @@ from .config import RunConfig, load_config
 from .data import infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
 from .errors import SeqclsError, TrainingInterrupted
-from .model import apply_lora, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, prefer_shape_agnostic_attention
+from .model import (apply_lora, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, padding_mask_redundant,
+                          prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
@@ -88,8 +89,11 @@ def model_inputs(ds: Dataset) -> Dataset:
 
 def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments, tracker) -> Trainer:
     "A Trainer with the weighted loss, metrics, dynamic padding, GPU-memory logging and tracking."
+    drop_mask = cfg.model.skip_causal_padding_mask and padding_mask_redundant(model, art.tokenizer)
+    if drop_mask: log.info("attention mask: left out (causal model, right padding: no real token attends to a pad)")
     trainer = SeqclsTrainer(model=model, args=args, max_tokens_per_batch=cfg.data.max_tokens_per_batch,
-                      pad_to_multiple_of=cfg.data.pad_to_multiple_of, train_dataset=model_inputs(art.splits["train"]),
+                      pad_to_multiple_of=cfg.data.pad_to_multiple_of, drop_padding_mask=drop_mask,
+                      train_dataset=model_inputs(art.splits["train"]),
                       eval_dataset=model_inputs(art.splits["eval"]) if "eval" in art.splits else None,
                       processing_class=art.tokenizer, data_collator=build_collator(art.tokenizer, cfg.data),
                       compute_metrics=compute_metrics,

