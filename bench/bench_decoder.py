@@ -42,6 +42,10 @@ VARIANTS = {
     "seqcls-compile-layers-10k": ["model.compile_layers=true", "data.max_tokens_per_batch=10240"],
     "seqcls-compile-layers-12k": ["model.compile_layers=true", "data.max_tokens_per_batch=12288"],
     "seqcls-compile-layers-11k": ["model.compile_layers=true", "data.max_tokens_per_batch=11264"],
+    # the three host syncs per step seqcls now avoids, put back: the padding mask, blocking copies, the NaN check of the loss
+    "seqcls-compile-layers-11k-syncs": ["model.compile_layers=true", "data.max_tokens_per_batch=11264", "model.skip_causal_padding_mask=false",
+                                        "training_args.logging_nan_inf_filter=true", "training_args.accelerator_config={non_blocking: false}"],
+    "seqcls-compile-layers-11k-mask": ["model.compile_layers=true", "data.max_tokens_per_batch=11264", "model.skip_causal_padding_mask=false"],
     "seqcls-compile-layers-fused": ["model.compile_layers=true", "lora.fused=true"],
     "seqcls-compile-layers-fused-12k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=12288"],
     "seqcls-compile-layers-fused-11k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=11264"],
@@ -74,14 +78,14 @@ tracking: {{enabled: false}}
 
 class Meter:
     "Counts the real (non-pad) and padded tokens each training forward sees (on the GPU, no per-step sync) and times a window of optimizer steps."
-    def __init__(self, warmup: int, steps: int):
-        self.warmup, self.steps, self.real, self.padded, self.samples = warmup, steps, [], [], []
+    def __init__(self, warmup: int, steps: int, pad_id: int):
+        self.warmup, self.steps, self.pad_id, self.real, self.padded, self.samples = warmup, steps, pad_id, [], [], []
         self.t0 = self.t1 = None
 
     def attach(self, model):
         def hook(module, args, kwargs):
-            if module.training and "attention_mask" in kwargs:
-                m = kwargs["attention_mask"]
+            if module.training:  # without an attention mask (a causal model padded on the right) the pads are pad ids
+                m = kwargs["attention_mask"] if kwargs.get("attention_mask") is not None else kwargs["input_ids"] != self.pad_id
                 self.real.append(m.sum()); self.padded.append(m.numel()); self.samples.append(m.shape[0])
         model.register_forward_pre_hook(hook, with_kwargs=True)
 
@@ -132,7 +136,7 @@ def run_baseline(tokenizer: str, data: str, size: str, warmup: int, steps: int, 
     with torch.device("cuda"):
         model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(cfg_dir), dtype=torch.bfloat16, attn_implementation="sdpa")
     model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=16, target_modules=TARGETS))
-    meter = Meter(warmup, steps)
+    meter = Meter(warmup, steps, tok.pad_token_id)
     meter.attach(model)
     args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=batch, bf16=True, learning_rate=1e-4,
                              num_train_epochs=1, report_to=[], save_strategy="no", logging_steps=1000, disable_tqdm=True, seed=0)
@@ -158,7 +162,7 @@ def run_seqcls(tokenizer: str, data: str, size: str, warmup: int, steps: int, ov
     model = prepare_model(cfg, art)
     if cudnn: import torch; torch.backends.cuda.enable_cudnn_sdp(True)
     trainer = build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker())
-    meter = Meter(warmup, steps)
+    meter = Meter(warmup, steps, tok.pad_token_id)
     meter.attach(trainer.model)
     trainer.add_callback(meter.callback())
     reset_gpu()

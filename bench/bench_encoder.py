@@ -30,6 +30,10 @@ VARIANTS = {
     "recipe+lr2e-4": ["training_args.learning_rate=2e-4"],
     "recipe+lr4e-4": ["training_args.learning_rate=4e-4"],
     "recipe+alpha0.25": ["loss.alpha=0.25"],
+    "recipe+alpha0.75": ["loss.alpha=0.75"],
+    "recipe+alpha1.0": ["loss.alpha=1.0"],
+    # the host syncs seqcls's defaults avoid, put back: blocking copies to the GPU, the NaN check of every step's loss
+    "recipe-syncs": ["training_args.logging_nan_inf_filter=true", "training_args.accelerator_config={non_blocking: false}"],
     "recipe+tokens8k": ["data.max_tokens_per_batch=8192"],
     "recipe+tokens8k+lr2e-4": ["data.max_tokens_per_batch=8192", "training_args.learning_rate=2e-4"],
     "recipe+tokens32k+lr5e-4": ["data.max_tokens_per_batch=32768", "training_args.learning_rate=5e-4"],
