@@ -30,6 +30,8 @@ VARIANTS = {
     "recipe+lr2e-4": ["training_args.learning_rate=2e-4"],
     "recipe+lr4e-4": ["training_args.learning_rate=4e-4"],
     "recipe+alpha0.25": ["loss.alpha=0.25"],
+    "recipe+meanpool": ["+meanpool"],  # experiment: mean of the real tokens' states -> pooler dense+tanh -> classifier
+    "recipe+meanpool-raw": ["+meanpool-raw"],  # experiment: mean of the real tokens' states -> classifier
     "recipe+alpha0.75": ["loss.alpha=0.75"],
     "recipe+alpha1.0": ["loss.alpha=1.0"],
     # the host syncs seqcls's defaults avoid, put back: blocking copies to the GPU, the NaN check of every step's loss
@@ -81,10 +83,34 @@ def run_baseline(model_dir: str, data_dir: str, seed: int) -> dict:
             "test_f1_macro": f1_score(out.label_ids, pred, average="macro", zero_division=0), "steps": res.global_step}
 
 
+def mean_pooling(raw: bool):
+    "Experiment: pool the mean of the real tokens' states instead of [CLS] (how all-MiniLM-L6-v2 was trained); raw: without the pooler's dense+tanh."
+    import torch, seqcls.train as st
+    class MeanPool(torch.nn.Module):
+        def __init__(self, pooler):
+            super().__init__(); self.pooler, self.mask = pooler, None
+        def forward(self, h):
+            m = self.mask.unsqueeze(-1).to(h.dtype)
+            x = (h * m).sum(1) / m.sum(1).clamp(min=1)
+            return x if raw else self.pooler.activation(self.pooler.dense(x))
+    prepare = st.prepare_model
+    def patched(cfg, art):
+        model = prepare(cfg, art); base = model.base_model
+        pool = base.pooler = MeanPool(base.pooler)
+        def stash(mod, args, kw):
+            ids = kw.get("input_ids", args[0] if args else None)
+            pool.mask = kw["attention_mask"] if kw.get("attention_mask") is not None else torch.ones_like(ids)
+        base.register_forward_pre_hook(stash, with_kwargs=True)
+        return model
+    st.prepare_model = patched
+
+
 def run_seqcls(model_dir: str, data_dir: str, seed: int, overrides: list[str]) -> dict:
     "seqcls's own training path (seqcls.train.train) on the recipe config."
     from seqcls.config import load_config
     from seqcls.train import train
+    if "+meanpool" in overrides or "+meanpool-raw" in overrides:
+        mean_pooling(raw="+meanpool-raw" in overrides); overrides = [o for o in overrides if not o.startswith("+meanpool")]
     out_dir = tempfile.mkdtemp()
     sets = [f"model.name_or_path={model_dir}", f"data.path={data_dir}", f"training_args.output_dir={out_dir}/run", f"seed={seed}",
             "tracking.enabled=false", "training_args.eval_strategy=no", "training_args.save_strategy=no",
