@@ -45,7 +45,6 @@ VARIANTS = {
     # the three host syncs per step seqcls now avoids, put back: the padding mask, blocking copies, the NaN check of the loss
     "seqcls-compile-layers-11k-syncs": ["model.compile_layers=true", "data.max_tokens_per_batch=11264", "model.skip_causal_padding_mask=false",
                                         "training_args.logging_nan_inf_filter=true", "training_args.accelerator_config={non_blocking: false}"],
-    "seqcls-compile-layers-11k-mask": ["model.compile_layers=true", "data.max_tokens_per_batch=11264", "model.skip_causal_padding_mask=false"],
     "seqcls-compile-layers-fused": ["model.compile_layers=true", "lora.fused=true"],
     "seqcls-compile-layers-fused-12k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=12288"],
     "seqcls-compile-layers-fused-11k": ["model.compile_layers=true", "lora.fused=true", "data.max_tokens_per_batch=11264"],
@@ -146,7 +145,8 @@ def run_baseline(tokenizer: str, data: str, size: str, warmup: int, steps: int, 
     return {**meter.result(), **flops_per_token(model), "peak_gib": peak_gib()}
 
 
-def run_seqcls(tokenizer: str, data: str, size: str, warmup: int, steps: int, overrides: list[str]) -> dict:
+def seqcls_trainer(tokenizer: str, data: str, size: str, overrides: list[str]):
+    "seqcls's stages on the decoder recipe with `overrides`: (trainer, model, tokenizer). Also used by profile_decoder and sync_audit."
     from seqcls.config import load_config
     from seqcls.train import build_trainer, load_artifacts, prepare_model
     from seqcls.trainer import build_training_arguments
@@ -155,13 +155,16 @@ def run_seqcls(tokenizer: str, data: str, size: str, warmup: int, steps: int, ov
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(tokenizer)
     n_labels = load_from_disk(data)["train"].features["label"].num_classes
-    out = tempfile.mkdtemp()
-    cudnn = "+cudnn" in overrides  # the variant that keeps cuDNN attention, to show what switching it off is worth
-    cfg = load_config(recipe(tokenizer, data, write_model_config(size, n_labels, tok.pad_token_id), out), [o for o in overrides if o != "+cudnn"])
+    cfg = load_config(recipe(tokenizer, data, write_model_config(size, n_labels, tok.pad_token_id), tempfile.mkdtemp()), overrides)
     art = load_artifacts(cfg)
     model = prepare_model(cfg, art)
-    if cudnn: import torch; torch.backends.cuda.enable_cudnn_sdp(True)
-    trainer = build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker())
+    return build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker()), model, tok
+
+
+def run_seqcls(tokenizer: str, data: str, size: str, warmup: int, steps: int, overrides: list[str]) -> dict:
+    trainer, model, tok = seqcls_trainer(tokenizer, data, size, [o for o in overrides if o != "+cudnn"])
+    if "+cudnn" in overrides:  # the variant that keeps cuDNN attention, to show what switching it off is worth
+        import torch; torch.backends.cuda.enable_cudnn_sdp(True)
     meter = Meter(warmup, steps, tok.pad_token_id)
     meter.attach(trainer.model)
     trainer.add_callback(meter.callback())

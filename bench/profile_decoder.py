@@ -2,7 +2,7 @@
 collator's own time, and GPU-busy vs wall time. Diagnostic only; the numbers that count are bench_decoder.py's.
 
     python bench/profile_decoder.py --tokenizer .gpu/minilm --data .gpu/r8-512 [--set KEY=VALUE ...]"""
-import argparse, sys, tempfile, time
+import argparse, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -14,21 +14,9 @@ def main():
     ap.add_argument("--set", dest="overrides", action="append", default=[]); ap.add_argument("--size", default="1.5b"); ap.add_argument("--rows", type=int, default=22)
     a = ap.parse_args()
     import torch
-    from datasets import load_from_disk
-    from transformers import AutoTokenizer, TrainerCallback
-    from seqcls.config import load_config
-    from seqcls.train import build_trainer, load_artifacts, prepare_model
-    from seqcls.trainer import build_training_arguments
-    from seqcls.tracking import NullTracker
-    tok = AutoTokenizer.from_pretrained(a.tokenizer)
-    n_labels = load_from_disk(a.data)["train"].features["label"].num_classes
-    out = tempfile.mkdtemp()
-    cfg = load_config(bd.recipe(a.tokenizer, a.data, bd.write_model_config(a.size, n_labels, tok.pad_token_id), out), a.overrides)
-    art = load_artifacts(cfg); model = prepare_model(cfg, art)
-    trainer = build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker())
+    from transformers import TrainerCallback
+    trainer, _, _ = bd.seqcls_trainer(a.tokenizer, a.data, a.size, a.overrides)
     # the collator alone, on the biggest batch
-    dl = trainer.get_train_dataloader()
-    sampler = dl.batch_sampler if hasattr(dl, "batch_sampler") else None
     feats = [trainer.train_dataset.select_columns(["input_ids", "attention_mask", "label"])[i] for i in range(200)]
     t = time.perf_counter(); [trainer.data_collator(feats[:150]) for _ in range(5)]
     print(f"collator: {(time.perf_counter() - t) / 5 * 1000:.1f} ms for 150 examples")
@@ -39,7 +27,7 @@ def main():
             prof.step()
             if state.global_step >= 13: control.should_training_stop = True
     trainer.add_callback(P())
-    prof.start(); t0 = time.perf_counter(); trainer.train(); prof.stop()
+    prof.start(); trainer.train(); prof.stop()
     ka = prof.key_averages()
     print(ka.table(sort_by="cuda_time_total", row_limit=a.rows, max_name_column_width=90))
     print(ka.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=60))

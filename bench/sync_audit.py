@@ -3,7 +3,7 @@
 how often it fired. Diagnostic only (a sync drains the GPU's queue: the CPU must then get ahead again).
 
     python bench/sync_audit.py --tokenizer .gpu/minilm --data .gpu/r8-512 [--set KEY=VALUE ...]"""
-import argparse, collections, sys, tempfile, traceback, warnings
+import argparse, collections, sys, traceback, warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -16,17 +16,8 @@ def main():
     ap.add_argument("--first", type=int, default=4); ap.add_argument("--steps", type=int, default=4)
     a = ap.parse_args()
     import torch
-    from datasets import load_from_disk
-    from transformers import AutoTokenizer, TrainerCallback
-    from seqcls.config import load_config
-    from seqcls.train import build_trainer, load_artifacts, prepare_model
-    from seqcls.trainer import build_training_arguments
-    from seqcls.tracking import NullTracker
-    tok = AutoTokenizer.from_pretrained(a.tokenizer)
-    n_labels = load_from_disk(a.data)["train"].features["label"].num_classes
-    cfg = load_config(bd.recipe(a.tokenizer, a.data, bd.write_model_config(a.size, n_labels, tok.pad_token_id), tempfile.mkdtemp()), a.overrides)
-    art = load_artifacts(cfg); model = prepare_model(cfg, art)
-    trainer = build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker())
+    from transformers import TrainerCallback
+    trainer, _, _ = bd.seqcls_trainer(a.tokenizer, a.data, a.size, a.overrides)
     sites = collections.Counter()
 
     def record(message, category, filename, lineno, file=None, line=None):
