@@ -110,7 +110,8 @@ def no_sync_defaults(ta: dict) -> dict:
     then also hide a NaN loss from the logs)."""
     ta.setdefault("logging_nan_inf_filter", False)
     acc = ta.get("accelerator_config")
-    if ta.get("dataloader_pin_memory", True) and (acc is None or isinstance(acc, dict)):
+    pinned = ta.get("dataloader_pin_memory", True) and not ta.get("use_cpu")  # use_cpu turns pinned memory off
+    if pinned and (acc is None or isinstance(acc, dict)):
         ta["accelerator_config"] = {"non_blocking": True, **(acc or {})}
     return ta
 
