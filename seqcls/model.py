@@ -18,7 +18,7 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'load_tokenizer', 'model_config', 'load_model',
+__all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'tokenizer_from', 'load_tokenizer', 'model_config', 'load_model',
            'prefer_shape_agnostic_attention', 'padding_mask_redundant', 'transformer_layers', 'compile_layers',
            'check_model', 'head_modules', 'apply_lora', 'FusedLoraLinear', 'lora_addmm', 'fuse_lora',
            'load_trained_model']
@@ -40,11 +40,22 @@ def ensure_pad_token(tokenizer) -> bool:
     tokenizer.pad_token = tok
     return True
 
+def tokenizer_from(path: str | Path, trust_remote_code: bool = False):
+    """AutoTokenizer, except that the class a folder's tokenizer_config.json names wins: transformers 5 picks the model
+    type's default when the folder also holds a model config, so a Qwen2 model saved with a BERT tokenizer (a run with
+    model.tokenizer set) would reload with Qwen2's, and split every word differently."""
+    import transformers
+    cfg = Path(path) / "tokenizer_config.json"
+    cls = json.loads(cfg.read_text()).get("tokenizer_class") if cfg.is_file() else None
+    if cls and not trust_remote_code and isinstance(getattr(transformers, cls, None), type):
+        return getattr(transformers, cls).from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+
 def load_tokenizer(model: ModelConfig):
     "The model's fast tokenizer, with a pad token."
     name = model.tokenizer or model.name_or_path
     key = "model.tokenizer" if model.tokenizer else "model.name_or_path"
-    try: tok = AutoTokenizer.from_pretrained(resolve_model_path(name), trust_remote_code=model.trust_remote_code)
+    try: tok = tokenizer_from(resolve_model_path(name), trust_remote_code=model.trust_remote_code)
     except (OSError, ValueError) as e: raise _load_error("tokenizer", name, e, key) from None
     ensure_pad_token(tok)
     return tok
@@ -90,7 +101,9 @@ def load_model(model: ModelConfig, num_labels: int, names: list[str], pad_token_
     config = model_config(model, num_labels, names, pad_token_id)
     kw = dict(trust_remote_code=model.trust_remote_code)
     if model.attn_implementation: kw["attn_implementation"] = model.attn_implementation
-    if model.dtype: kw["dtype"] = model.dtype if model.dtype == "auto" else getattr(torch, model.dtype)
+    # null: float32 weights, as documented (transformers 5 otherwise loads a checkpoint in its stored dtype: a bf16 copy
+    # would train in pure bf16, its small updates rounded away); mixed precision comes from training_args.bf16/fp16
+    kw["dtype"] = "auto" if model.dtype == "auto" else getattr(torch, model.dtype or "float32")
     try:
         if model.random_init:
             with torch.device(_random_init_device()): m = AutoModelForSequenceClassification.from_config(config, **kw)
