@@ -135,8 +135,12 @@ def cmd_run(args) -> int:
     from seqcls.report import load_run, log_to_mlflow
     log_to_mlflow(plan.run_dir, [report])
     m = load_run(plan.run_dir)["metrics"]
-    split = "test" if "test_f1_macro" in m else "eval"
-    print(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
+    split = "test" if "test_f1_macro" in m else "eval" if "eval_f1_macro" in m else None
+    if split is None: print(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
+    elif f"{split}_tuned_f1_macro" in m:  # what `seqcls predict` gives: the decision rule tuned on validation
+        print(f"macro-F1 ({split}): {m[f'{split}_tuned_f1_macro']:.4f}   accuracy: {m[f'{split}_tuned_accuracy']:.4f}   "
+              f"(plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})")
+    else: print(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
     print(f"report: {report}")
     return 0
 

@@ -18,9 +18,9 @@ from .errors import ConfigError
 # %% auto #0
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'Section', 'FieldError', 'ModelConfig', 'resolve_model_path',
            'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection', 'LossConfig', 'MetricsConfig', 'ResumeConfig',
-           'LaunchConfig', 'TrackingConfig', 'training_args_fields', 'validate_training_args', 'load_deepspeed',
-           'check_deepspeed_keys', 'check_deepspeed_consistency', 'RunConfig', 'parse_override', 'apply_overrides',
-           'config_error', 'load_config', 'flatten_config']
+           'LaunchConfig', 'TrackingConfig', 'BudgetConfig', 'DecisionConfig', 'training_args_fields',
+           'validate_training_args', 'load_deepspeed', 'check_deepspeed_keys', 'check_deepspeed_consistency',
+           'RunConfig', 'parse_override', 'apply_overrides', 'config_error', 'load_config', 'flatten_config']
 
 # %% ../nbs/00_config.ipynb #84703e28
 class Section(BaseModel):
@@ -104,6 +104,7 @@ class DataConfig(Section):
     padding: Literal["dynamic", "max_length"] = Field("dynamic", description="Pad each batch to its longest example, or every example to max_length.")
     pad_to_multiple_of: int | None = Field(8, ge=1, description="Round dynamic padding up to a multiple of this (tensor-core friendly).")
     max_tokens_per_batch: int | None = Field(None, ge=8, description="Training batches of at most this many padded tokens (length-sorted, variable number of examples) instead of per_device_train_batch_size examples; null: fixed-size batches.")
+    balance_ranks: bool = Field(True, description="Several processes with max_tokens_per_batch: each step's batches go to the ranks as neighbours in length, so no rank waits for a longer batch; false: in shuffled order.")
 
 # %% ../nbs/00_config.ipynb #21a723c1
 class LoraSection(Section):
@@ -129,6 +130,8 @@ class LossConfig(Section):
     weight_max: float | None = Field(None, gt=0, description="Upper cap on a class weight (after normalisation to mean 1); must be >= 1.")
     enforce_caps: bool = Field(True, description="Return weights that meet both the caps and mean 1; false: legacy clip-then-normalise (caps may break).")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing of the cross-entropy.")
+    logit_adjustment: float = Field(0.0, ge=0, description="Logit-adjusted loss (Menon et al., ICLR 2021): train on logits + tau * log(class prior) with this tau, so the raw logits favour no class for its frequency; 0: off. Usually with class_weights: false.")
+    reweight_from: float | None = Field(None, gt=0, lt=1, description="Deferred re-weighting (Cao et al. 2019): the class weights apply only from this fraction of the optimizer steps on, every class weighs 1 before; null: from the start.")
 
     @model_validator(mode="after")
     def _caps_feasible(self):
@@ -140,6 +143,8 @@ class LossConfig(Section):
                 raise FieldError("loss.weight_min", f"{lo} > 1: weights with mean 1 cannot all be >= {lo}; use a value <= 1")
             if hi is not None and hi < 1:
                 raise FieldError("loss.weight_max", f"{hi} < 1: weights with mean 1 cannot all be <= {hi}; use a value >= 1")
+        if self.reweight_from is not None and not self.class_weights:
+            raise FieldError("loss.reweight_from", "defers the class weights, but loss.class_weights is false; enable them or drop reweight_from")
         return self
 
 class MetricsConfig(Section):
@@ -165,6 +170,19 @@ class TrackingConfig(Section):
     uri: str | None = Field(None, description="Tracking URI; null: sqlite:///<output_dir's parent>/mlflow.db.")
     experiment: str = Field("seqcls", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="MLflow run name; null: the output directory's name.")
+
+class BudgetConfig(Section):
+    "How long to train and in what batches, from the size of the training data (see `seqcls.budget`)."
+    min_steps: int | None = Field(None, ge=1, description="At least this many optimizer steps: epochs are raised (up to max_epochs), then batches made smaller (down to min_batch_size examples) until the training reaches it; null: training_args alone decide.")
+    max_epochs: int = Field(20, ge=1, description="Most epochs min_steps may raise training to (never lowers training_args.num_train_epochs).")
+    min_batch_size: int = Field(8, ge=1, description="Smallest batch, in examples per device, that min_steps may shrink batches to.")
+    scale_learning_rate: bool = Field(True, description="When batches shrink, scale the learning rate by the square root of the batch-size ratio (the rule for Adam).")
+    select_from: float | None = Field(0.5, ge=0, lt=1, description="Evaluate (and choose the best checkpoint) only after this fraction of the planned training (training_args.eval_delay): earlier checkpoints are under-trained, and a small validation split picks them by chance (bench/RESULTS.md); null or 0: from the start.")
+    early_stopping_patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without a better metric_for_best_model (the best checkpoint is kept); null: train to the end.")
+
+class DecisionConfig(Section):
+    "The decision rule on the trained model's logits, tuned on the validation split (see `seqcls.decision`)."
+    tune: bool | Literal["auto"] = Field("auto", description="Choose class offsets added to the logits on the validation split, for macro-F1: a threshold for two classes, logit adjustment (-tau * log prior) for more; saved with the model, used by `seqcls predict`, and the metrics report raw and tuned. auto: two classes only (on the quality suite the threshold helped a binary task, logit adjustment did not help several classes: bench/RESULTS.md).")
 
 # %% ../nbs/00_config.ipynb #b2905adf
 REMOVED_TRAINING_ARGS = {
@@ -336,6 +354,8 @@ class RunConfig(Section):
     resume: ResumeConfig = Field(default_factory=ResumeConfig, description="Resuming and overwriting.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow tracking.")
     launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Multi-process and multi-node launching.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Training length and batches from the data's size.")
+    decision: DecisionConfig = Field(default_factory=DecisionConfig, description="The decision rule tuned on validation.")
 
     @model_validator(mode="before")
     @classmethod
@@ -356,6 +376,10 @@ class RunConfig(Section):
             raise FieldError("training_args.fp16", "bf16 and fp16 are both true; choose one")
         if self.data.eval_split is None and str(ta.get("eval_strategy", "no")) != "no":
             raise FieldError("training_args.eval_strategy", f"`{ta['eval_strategy']}` needs data.eval_split; set it or use eval_strategy: no")
+        if self.budget.early_stopping_patience and str(ta.get("eval_strategy", "no")) == "no":
+            raise FieldError("budget.early_stopping_patience", "needs evaluations during training: set training_args.eval_strategy (epoch or steps)")
+        if self.budget.early_stopping_patience and ta.get("load_best_model_at_end") is False:
+            raise FieldError("budget.early_stopping_patience", "stops at the best checkpoint, but training_args.load_best_model_at_end is false; drop one of them")
         if self.lora.enabled and self.lora.target_modules is None: _check_lora_defaults(self.model)
         zero3 = (self.deepspeed or {}).get("zero_optimization", {}).get("stage") == 3
         if zero3 and self.lora.enabled and (self.lora.merge_on_save or self.model.random_init):

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'RUN_INFO', 'SEQCLS_OUTPUTS', 'atomic_write_text', 'atomic_write_json', 'checkpoint_problem',
            'list_checkpoints', 'resolve_resume_checkpoint', 'output_dir_state', 'check_output_dir', 'clear_output_dir',
-           'save_final_model', 'write_predictions', 'write_run_files', 'model_card']
+           'save_final_model', 'save_decision', 'write_predictions', 'write_run_files', 'model_card']
 
 # %% ../nbs/50_persistence.ipynb #a52b99db
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -142,8 +142,13 @@ def save_final_model(trainer, cfg: RunConfig, label_info: dict) -> Path:
     barrier()
     return model_dir
 
+def save_decision(model_dir: str | Path, decision) -> Path:
+    "The tuned decision rule (`seqcls.decision.Decision`) beside the model, where `seqcls predict` finds it."
+    from seqcls.decision import DECISION_FILE
+    return atomic_write_json(Path(model_dir) / DECISION_FILE, decision.to_dict())
+
 def write_predictions(path: str | Path, logits, names: list[str], labels=None, extra: dict | None = None) -> Path:
-    "A CSV of predictions: [extra columns,] label (when known), prediction, and score_<class> (softmax) per class."
+    "A CSV of predictions: [extra columns,] label (when known), prediction, and score_<class> (softmax) per class; give the logits with the decision's offsets added."
     import numpy as np, pandas as pd
     logits = np.asarray(logits, dtype=np.float64)
     z = np.exp(logits - logits.max(-1, keepdims=True)); probs = z / z.sum(-1, keepdims=True)
@@ -165,11 +170,17 @@ def write_run_files(cfg: RunConfig, metrics: dict, card: str | None = None, extr
                                                   "seqcls_version": __version__, **(extra_info or {})})
 
 # %% ../nbs/50_persistence.ipynb #095a0304
+def _decision_line(d: dict | None) -> str:
+    if not d or d.get("method") == "argmax": return "plain argmax" + (" (tuning on validation kept it)" if d else "")
+    what = f"threshold offset {d['parameter']:+.3g} on class 1" if d["method"] == "threshold" else f"logit adjustment, tau {d['parameter']:g}"
+    return f"{what}, chosen on the validation split (macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}); saved in `decision.json`"
+
 def model_card(cfg: RunConfig, label_info: dict, metrics: dict, command: str) -> str:
     "A Markdown model card for the saved model."
     kind = f"LoRA adapter (r={cfg.lora.r}, alpha={cfg.lora.alpha}) on" if cfg.lora.enabled else "Fine-tuned"
     rows = "\n".join(f"| {n} | {c} | {w:.4f} |" for n, c, w in zip(label_info["names"], label_info["train_counts"], label_info["class_weights"]))
-    keys = [k for k in ("eval_accuracy", "eval_f1_macro", "eval_f1_weighted", "test_accuracy", "test_f1_macro", "test_f1_weighted") if k in metrics]
+    keys = [f"{s}{t}_{m}" for s in ("eval", "test") for t in ("", "_tuned") for m in ("accuracy", "f1_macro", "f1_weighted")]
+    keys = [k for k in keys if k in metrics]
     mrows = "\n".join(f"| {k} | {metrics[k]:.4f} |" for k in keys)
     src = cfg.data.source.kind if cfg.data.source else "prepared dataset"
     l = cfg.loss
@@ -188,7 +199,12 @@ Weights: scheme {l.scheme}, alpha {l.alpha}, caps [{l.weight_min}, {l.weight_max
 |---|---|---|
 {rows}
 
+## Training
+{(metrics.get("budget") or {}).get("reason", "As training_args say.")}{f" Best checkpoint: step {metrics['best_step']} of {metrics['train_steps']}." if metrics.get("best_step") else ""}
+
 ## Metrics
+Decision rule: {_decision_line(metrics.get("decision"))}. `_tuned` metrics use it; the others the plain argmax.
+
 | metric | value |
 |---|---|
 {mrows}

@@ -77,8 +77,7 @@ def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None = 
 def predict_file(run_or_model_dir: str | Path, input_path: str | Path, output_path: str | Path | None = None,
                  text_columns: list[str] | None = None, batch_size: int = 64) -> Path:
     "Predict every row of a CSV/JSONL/Parquet file; writes the rows plus `prediction` and `score_<class>` columns."
-    from transformers import AutoTokenizer
-    from seqcls.model import load_trained_model
+    from seqcls.model import load_trained_model, tokenizer_from
     model_dir, settings = resolve_model_dir(run_or_model_dir)
     cols = text_columns or settings["text_columns"]
     df = read_table(input_path)
@@ -89,10 +88,12 @@ def predict_file(run_or_model_dir: str | Path, input_path: str | Path, output_pa
     if any(not t.strip() for t in texts) or df[cols[0]].isna().any():
         raise DataError(f"`{input_path}`: column {cols[0]!r} has empty or missing texts; fill or remove those rows")
     pairs = df[cols[1]].astype(str).tolist() if len(cols) > 1 else None
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = tokenizer_from(model_dir)
     model = load_trained_model(model_dir)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    logits = predict_texts(model, tokenizer, texts, pairs, settings["max_length"], batch_size)
+    from seqcls.decision import Decision
+    decision = Decision.load(model_dir, len(names))  # the offsets tuned on validation, if the run saved them
+    logits = decision.apply(predict_texts(model, tokenizer, texts, pairs, settings["max_length"], batch_size))
     z = np.exp(logits - logits.max(-1, keepdims=True)); probs = z / z.sum(-1, keepdims=True)
     out = df.copy()
     out["prediction"] = [names[i] for i in logits.argmax(-1)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'per_class_table', 'plot_loss_curves', 'plot_confusion_matrix',
-           'plot_f1_vs_frequency', 'plot_weights_used', 'save_report_plots', 'log_to_mlflow']
+__all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'training_summary', 'per_class_table', 'plot_loss_curves',
+           'plot_confusion_matrix', 'plot_f1_vs_frequency', 'plot_weights_used', 'save_report_plots', 'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
 def load_run(run_dir: str | Path) -> dict:
@@ -27,11 +27,24 @@ def load_run(run_dir: str | Path) -> dict:
     return {"dir": d, "metrics": json.loads((d / "metrics.json").read_text()), "history": state.get("log_history", []), "labels": labels}
 
 def metrics_table(run: dict):
-    "Final metrics per split: rows eval/test, columns accuracy, f1_macro, f1_weighted, loss."
+    "Final metrics per split: rows eval/test (and, with a tuned decision rule, eval/test tuned), columns accuracy, f1_macro, f1_weighted, loss."
     import pandas as pd
     m = run["metrics"]
-    rows = {s: {k: m.get(f"{s}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")} for s in ("eval", "test") if f"{s}_accuracy" in m}
+    rows = {f"{s}{' (tuned)' if t else ''}": {k: m.get(f"{s}{t}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")}
+            for s in ("eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in m}
     return pd.DataFrame(rows).T.round(4)
+
+def training_summary(run: dict) -> str:
+    "How long the run trained and why (the budget), which checkpoint it kept, and its decision rule."
+    m = run["metrics"]
+    lines = [f"budget: {m['budget']['reason']}"] if m.get("budget") else []
+    if m.get("train_steps"):
+        best = f"; kept the best checkpoint on validation macro-F1, step {m['best_step']}" if m.get("best_step") else "; kept the last checkpoint"
+        lines.append(f"trained {m['train_steps']} steps{best}")
+    d = m.get("decision")
+    if d: lines.append("decision rule: " + ("plain argmax (tuning on validation found nothing better)" if d["method"] == "argmax" else
+                       f"{d['method'].replace('_', ' ')} {d['parameter']:+.3g}, validation macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}"))
+    return "\n".join(lines)
 
 def per_class_table(run: dict):
     "Per-class precision/recall/F1/support with training count and loss weight."
@@ -117,9 +130,9 @@ def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
 def log_to_mlflow(run_dir: str | Path, paths) -> bool:
     "Upload files to the run's MLflow run; True when they were logged."
     import warnings
-    f = Path(run_dir) / "mlflow_run.json"
-    if not f.is_file(): return False
-    rec = json.loads(f.read_text())
+    from seqcls.tracking import read_run_record
+    rec = read_run_record(run_dir)
+    if rec is None: return False
     try:
         from mlflow.tracking import MlflowClient
         client = MlflowClient(rec["tracking_uri"])

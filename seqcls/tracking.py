@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'NullTracker', 'MlflowTracker',
-           'PeerTracker', 'make_tracker', 'TrackingCallback']
+           'PeerTracker', 'read_run_record', 'end_running_run', 'end_failed_job', 'make_tracker', 'TrackingCallback']
 
 # %% ../nbs/45_tracking.ipynb #adf6cf21
 RUN_FILE = "mlflow_run.json"
@@ -147,14 +147,35 @@ class PeerTracker(NullTracker):
 
     def finish(self, status: str = "FINISHED"):
         if status != "FAILED": return
-        try:
-            rec = json.loads((self.cfg.output_dir / RUN_FILE).read_text())  # written by rank 0 before the first step
-            if rec.get("tracking_uri") != self.uri: return
-            from mlflow.tracking import MlflowClient
-            client = MlflowClient(tracking_uri=self.uri)
-            if client.get_run(rec["run_id"]).info.status == "RUNNING": client.set_terminated(rec["run_id"], "FAILED")
-        except Exception as e:  # no record yet, or tracking unreachable: rank 0 decides alone
+        rec = read_run_record(self.cfg.output_dir)  # written by rank 0 before the first step
+        if rec is None or rec.get("tracking_uri") != self.uri: return
+        try: end_running_run(rec, "FAILED")
+        except Exception as e:  # tracking unreachable: rank 0 decides alone
             log.warning(f"could not mark the MLflow run FAILED from this rank ({type(e).__name__}: {e})")
+
+def read_run_record(run_dir) -> dict | None:
+    "The run directory's `mlflow_run.json` (tracking URI, run id, experiment), or None when the run was not tracked."
+    f = Path(run_dir) / RUN_FILE
+    return json.loads(f.read_text()) if f.is_file() else None
+
+def end_running_run(record: dict, status: str = "FAILED") -> str:
+    "End the recorded MLflow run with `status` if it is still RUNNING; returns its status after."
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=record["tracking_uri"])
+    if client.get_run(record["run_id"]).info.status != "RUNNING": return client.get_run(record["run_id"]).info.status
+    client.set_terminated(record["run_id"], status)
+    return status
+
+def end_failed_job(run_dir) -> str | None:
+    """After a training job exited non-zero: its MLflow run, if still RUNNING, ends FAILED. A rank killed outright
+    (SIGKILL, out of memory) records nothing, and the launcher may kill rank 0 before it can; the process that
+    started the job is the one left to say so. Returns the run's status (None: not tracked or unreachable)."""
+    rec = read_run_record(run_dir)
+    if rec is None: return None
+    try: return end_running_run(rec, "FAILED")
+    except Exception as e:
+        warnings.warn(f"MLflow tracking skipped: could not mark the run FAILED at {rec['tracking_uri']} ({type(e).__name__})")
+        return None
 
 def make_tracker(cfg: RunConfig):
     "An MlflowTracker on rank 0 when tracking is enabled, a PeerTracker on the other ranks, else a NullTracker."

@@ -15,25 +15,28 @@ import torch
 from datasets import Dataset
 from transformers import Trainer, TrainingArguments, set_seed
 
+from .budget import Budget, budget_for
 from .config import RunConfig, load_config
-from .data import infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
+from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
+from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
 from .errors import SeqclsError, TrainingInterrupted
 from .model import (apply_lora, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
-                                save_final_model, write_predictions, write_run_files)
+                                save_decision, save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .trainer import (GpuMemoryCallback, GracefulStop, SeqclsTrainer, WeightedCrossEntropy, build_collator,
-                            build_training_arguments, classification_details, compute_metrics)
+from .trainer import (DeferredReweighting, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, SeqclsTrainer, ThroughputMeter,
+                            WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
+                            compute_metrics, logit_adjustment_offsets)
 from .weights import build_class_weights
 
 log = logging.getLogger("seqcls")
 
 # %% auto #0
-__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_trainer', 'FinalEval',
-           'run_training', 'reproduce_command', 'persist_outputs', 'ensure_prepared', 'check_inputs', 'train',
-           'parse_args', 'setup_logging', 'main']
+__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_loss', 'build_trainer',
+           'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs', 'ensure_prepared',
+           'check_inputs', 'train', 'parse_args', 'setup_logging', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -87,30 +90,42 @@ def model_inputs(ds: Dataset) -> Dataset:
     "The dataset restricted to the model's input columns and the label."
     return ds.select_columns([c for c in ds.column_names if c in MODEL_COLUMNS])
 
-def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments, tracker) -> Trainer:
-    "A Trainer with the weighted loss, metrics, dynamic padding, GPU-memory logging and tracking."
+def build_loss(cfg: RunConfig, art: Artifacts) -> WeightedCrossEntropy:
+    "The loss of `cfg.loss`: class weights, label smoothing, logit adjustment."
+    tau = cfg.loss.logit_adjustment
+    return WeightedCrossEntropy(art.class_weights, cfg.loss.label_smoothing,
+                                logit_offsets=logit_adjustment_offsets(art.train_counts, tau) if tau else None)
+
+def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments, tracker, budget: Budget | None = None) -> Trainer:
+    "A Trainer with the loss, metrics, dynamic padding, the budget's batches, deferred weights, early stopping, GPU-memory logging and tracking."
     drop_mask = cfg.model.skip_causal_padding_mask and padding_mask_redundant(model, art.tokenizer)
     if drop_mask: log.info("attention mask: left out (causal model, right padding: no real token attends to a pad)")
+    loss, callbacks = build_loss(cfg, art), [TrackingCallback(tracker), ThroughputMeter(art.tokenizer.pad_token_id).attach(model)]
+    drw = cfg.loss.reweight_from or 0.0
+    if drw: callbacks.append(DeferredReweighting(loss, drw))
+    if args.load_best_model_at_end: callbacks.append(LaterOnTies())  # before EarlyStopping: a tie is no miss
+    if cfg.budget.early_stopping_patience and args.load_best_model_at_end:
+        callbacks.append(EarlyStopping(cfg.budget.early_stopping_patience, start_fraction=drw))
     trainer = SeqclsTrainer(model=model, args=args, max_tokens_per_batch=cfg.data.max_tokens_per_batch,
                       pad_to_multiple_of=cfg.data.pad_to_multiple_of, drop_padding_mask=drop_mask,
+                      max_batch_size=budget.max_batch_size if budget else None, balance_ranks=cfg.data.balance_ranks,
                       train_dataset=model_inputs(art.splits["train"]),
                       eval_dataset=model_inputs(art.splits["eval"]) if "eval" in art.splits else None,
                       processing_class=art.tokenizer, data_collator=build_collator(art.tokenizer, cfg.data),
-                      compute_metrics=compute_metrics,
-                      compute_loss_func=WeightedCrossEntropy(art.class_weights, cfg.loss.label_smoothing),
-                      callbacks=[TrackingCallback(tracker)])
+                      compute_metrics=compute_metrics, compute_loss_func=loss, callbacks=callbacks)
     trainer.callback_handler.callbacks.insert(0, GpuMemoryCallback())  # first, so every logger sees the memory figures
     return trainer
 
 # %% ../nbs/60_train.ipynb #eae1ef72
 @dataclass
 class FinalEval:
-    "The final evaluation: metrics, and the logits and labels of each evaluated split."
+    "The final evaluation: metrics, the logits and labels of each evaluated split, and the tuned decision rule."
     metrics: dict
     predictions: dict = field(default_factory=dict)  # split name -> (logits, labels)
+    decision: Decision | None = None
 
 def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: str | None) -> FinalEval:
-    "Train (resuming when asked), then evaluate the eval and test splits with the final model."
+    "Train (resuming when asked), then evaluate the eval and test splits with the final model and tune the decision rule."
     stop = GracefulStop(graceful=get_world_size() == 1)  # several processes: SIGTERM ends this rank at once, cleanly
     trainer.add_callback(stop.install())
     try: result = trainer.train(resume_from_checkpoint=resume_from)
@@ -121,23 +136,43 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     trainer.save_state()
     final = FinalEval(dict(result.metrics))
     metrics = final.metrics
+    if getattr(trainer.state, "best_global_step", None): metrics["best_step"] = trainer.state.best_global_step
+    meter = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ThroughputMeter)), None)
+    if meter is not None: metrics.update(meter.results())  # every rank takes part (the ranks' figures are gathered)
+    metrics["train_steps"] = trainer.state.global_step
     for name in ("eval", "test"):
         if name not in art.splits: continue
         out = trainer.predict(model_inputs(art.splits[name]), metric_key_prefix=name)
         metrics.update(out.metrics)
         logits = np.asarray(out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions)
         final.predictions[name] = (logits, out.label_ids)
+    final.decision = decide(cfg, art, final)
     if final.predictions and cfg.metrics.per_class:
         name = "test" if "test" in final.predictions else "eval"
         logits, labels = final.predictions[name]
         metrics["report_split"] = name
-        metrics.update(classification_details(logits.argmax(-1), labels, art.label_names))
+        metrics.update(classification_details(final.decision.predict(logits), labels, art.label_names))
     mem = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, GpuMemoryCallback)), None)
     if mem is not None and mem.peak_gib is not None: metrics["gpu_mem_peak_gib"] = round(mem.peak_gib, 3)
     metrics["class_weights"] = art.label_info()["class_weights"]
     metrics["train_counts"] = art.train_counts.tolist()
     metrics["world_size"] = get_world_size()
     return final
+
+def decide(cfg: RunConfig, art: Artifacts, final: FinalEval) -> Decision:
+    """The decision rule: offsets tuned on the evaluation split (`decision.tune`; auto: two classes), else the plain argmax; adds
+    `<split>_tuned_{accuracy,f1_macro,f1_weighted}` and `decision` to the metrics."""
+    from transformers import EvalPrediction
+    k = art.num_labels
+    if not cfg.decision.tune or (cfg.decision.tune == "auto" and k > 2) or "eval" not in final.predictions:
+        return Decision("argmax", [0.0] * k)
+    decision = tune_decision(*final.predictions["eval"], art.train_counts)
+    for name, (logits, labels) in final.predictions.items():
+        tuned = compute_metrics(EvalPrediction(predictions=decision.apply(logits), label_ids=labels))
+        final.metrics.update({f"{name}_tuned_{m}": v for m, v in tuned.items()})
+    final.metrics["decision"] = decision.to_dict()
+    log.info(f"decision rule: {decision.describe()}")
+    return decision
 
 # %% ../nbs/60_train.ipynb #da2fecb6
 def reproduce_command(cfg: RunConfig, world_size: int | None = None) -> str:
@@ -155,8 +190,9 @@ def persist_outputs(cfg: RunConfig, trainer: Trainer, art: Artifacts, final: Fin
     metrics = final.metrics
     model_dir = save_final_model(trainer, cfg, art.label_info())
     if is_rank_zero():
+        save_decision(model_dir, final.decision)
         for name, (logits, labels) in final.predictions.items():
-            write_predictions(cfg.output_dir / f"predictions-{name}.csv", logits, art.label_names, labels)
+            write_predictions(cfg.output_dir / f"predictions-{name}.csv", final.decision.apply(logits), art.label_names, labels)
     card = model_card(cfg, art.label_info(), metrics, reproduce_command(cfg))
     write_run_files(cfg, metrics, card, {"world_size": get_world_size()})
     tracker.log_metrics({k: v for k, v in metrics.items() if k.startswith(("eval_", "test_", "train_", "gpu_"))},
@@ -187,7 +223,9 @@ def train(cfg: RunConfig) -> dict:
     resume_from = resolve_resume_checkpoint(cfg)
     ensure_prepared(cfg)
     art = load_artifacts(cfg)
-    args = build_training_arguments(cfg, create_output_dir=False)  # before the model: ZeRO-3 then partitions it at load
+    budget = budget_for(cfg, example_lengths(art.splits["train"]), get_world_size())
+    log.info(f"budget: {budget.reason}")
+    args = build_training_arguments(cfg, create_output_dir=False, overrides=budget.training_args())  # before the model: ZeRO-3 then partitions it at load
     args.device  # sets up the process group now (TrainingArguments does it lazily)
     if cfg.deepspeed is not None and get_world_size() > 1:
         import deepspeed; deepspeed.init_distributed()  # ZeRO-3 partitions the model at init and must see every rank
@@ -197,8 +235,9 @@ def train(cfg: RunConfig) -> dict:
     barrier()
     tracker = make_tracker(cfg).start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
     try:
-        trainer = build_trainer(cfg, art, model, args, tracker)
+        trainer = build_trainer(cfg, art, model, args, tracker, budget)
         final = run_training(cfg, trainer, art, resume_from)
+        final.metrics["budget"] = budget.to_dict()
         persist_outputs(cfg, trainer, art, final, tracker)
     except (KeyboardInterrupt, TrainingInterrupted):
         tracker.finish("KILLED"); raise
@@ -242,7 +281,8 @@ def main(argv=None) -> int:
         set_seed(cfg.seed)
         metrics = train(cfg)
         if is_rank_zero():
-            shown = {k: round(metrics[k], 4) for k in ("eval_accuracy", "eval_f1_macro", "test_accuracy", "test_f1_macro") if k in metrics}
+            shown = {k: round(metrics[k], 4) for k in ("eval_accuracy", "eval_f1_macro", "test_accuracy", "test_f1_macro",
+                                                       "test_tuned_accuracy", "test_tuned_f1_macro") if k in metrics}
             log.info(f"finished: {shown}; outputs in {cfg.output_dir}")
         finished = True
     except SeqclsError as e:

@@ -19,30 +19,41 @@ from .config import DataConfig, RunConfig
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'WeightedCrossEntropy', 'compute_metrics', 'classification_details', 'GpuMemoryCallback', 'normalize_report_to',
-           'merge_deepspeed', 'no_sync_defaults', 'build_training_arguments', 'build_collator',
-           'TokenBudgetBatchSampler', 'SeqclsTrainer', 'GracefulStop']
+__all__ = ['log', 'WeightedCrossEntropy', 'logit_adjustment_offsets', 'compute_metrics', 'classification_details',
+           'GpuMemoryCallback', 'ThroughputMeter', 'normalize_report_to', 'merge_deepspeed', 'no_sync_defaults',
+           'selection_defaults', 'build_training_arguments', 'build_collator', 'TokenBudgetBatchSampler',
+           'SeqclsTrainer', 'GracefulStop', 'DeferredReweighting', 'LaterOnTies', 'EarlyStopping']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
-    "Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: sum of w[y] * CE over the step's item count."
+    """Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: sum of w[y] * CE over the step's item count;
+    `logit_offsets` are added to the logits first (the logit-adjusted loss), and `use_weights` switches the weights off."""
 
-    def __init__(self, weights: torch.Tensor | None = None, label_smoothing: float = 0.0):
+    def __init__(self, weights: torch.Tensor | None = None, label_smoothing: float = 0.0, logit_offsets: torch.Tensor | None = None):
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-        self.label_smoothing = label_smoothing
+        self.logit_offsets = None if logit_offsets is None else torch.as_tensor(logit_offsets, dtype=torch.float32)
+        self.label_smoothing, self.use_weights = label_smoothing, True
         self._on_device: dict = {}
 
-    def _weights_on(self, device) -> torch.Tensor | None:
-        if self.weights is None: return None
-        if device not in self._on_device: self._on_device[device] = self.weights.to(device)  # one copy per device, not per step
-        return self._on_device[device]
+    def _on(self, name: str, t: torch.Tensor | None, device) -> torch.Tensor | None:
+        if t is None: return None
+        if (name, device) not in self._on_device: self._on_device[name, device] = t.to(device)  # one copy per device, not per step
+        return self._on_device[name, device]
 
     def __call__(self, outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1), weight=self._weights_on(logits.device),
-                               reduction="sum", ignore_index=-100, label_smoothing=self.label_smoothing)
+        logits = logits.float().view(-1, logits.shape[-1])
+        if self.logit_offsets is not None: logits = logits + self._on("offsets", self.logit_offsets, logits.device)
+        weight = self._on("weights", self.weights, logits.device) if self.use_weights else None
+        loss = F.cross_entropy(logits, labels.view(-1), weight=weight, reduction="sum", ignore_index=-100,
+                               label_smoothing=self.label_smoothing)
         n = num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum()
         return loss / n
+
+def logit_adjustment_offsets(counts, tau: float) -> torch.Tensor:
+    "tau * log(class prior) from training counts (a class never seen counts as seen once): the logit-adjusted loss's offsets."
+    n = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
+    return torch.tensor(tau * np.log(n / n.sum()), dtype=torch.float32)
 
 # %% ../nbs/40_trainer.ipynb #5954214d
 def compute_metrics(eval_pred) -> dict[str, float]:
@@ -82,6 +93,67 @@ class GpuMemoryCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         if self._active(state): self.peak_gib = torch.cuda.max_memory_allocated() / 2 ** 30
 
+# %% ../nbs/40_trainer.ipynb #3a1185c2
+import time
+
+class ThroughputMeter(TrainerCallback):
+    "Real tokens/s (all ranks) and per-rank forward time per step over the steps after `warmup`; `results()` after training."
+
+    def __init__(self, pad_token_id: int | None, warmup: int = 5):
+        self.pad, self.warmup = pad_token_id, warmup
+        self.on, self.tokens, self.fwd, self.start, self.stop, self.steps, self._open = False, None, [], None, None, 0, None
+
+    def _clock(self):
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            e = torch.cuda.Event(enable_timing=True); e.record(); return e
+        return time.perf_counter()
+
+    @staticmethod
+    def _ms(a, b) -> float: return a.elapsed_time(b) if hasattr(a, "elapsed_time") else 1000 * (b - a)
+
+    def attach(self, model) -> "ThroughputMeter":
+        "Hook the model's training forwards."
+        def before(module, args, kwargs):
+            if not (self.on and module.training): return
+            mask = kwargs.get("attention_mask")
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            n = mask.sum() if mask is not None else (ids != self.pad).sum() if self.pad is not None else torch.tensor(ids.numel(), device=ids.device)
+            self.tokens = n if self.tokens is None else self.tokens + n  # stays on the device: no sync
+            self._open = self._clock()
+        def after(module, args, kwargs, output):
+            if self._open is not None: self.fwd[-1].append((self._open, self._clock())); self._open = None
+        model.register_forward_pre_hook(before, with_kwargs=True)
+        model.register_forward_hook(after, with_kwargs=True)
+        return self
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.warmup and not self.on: self.on, self.start = True, self._clock()
+        if self.on: self.fwd.append([])
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.on: self.steps += 1
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.on: self.stop = self._clock()
+
+    def results(self) -> dict:
+        "train_real_tokens_per_second (all ranks), ..._per_gpu, rank_forward_ms (mean per rank), rank_forward_spread (mean over steps of slowest/fastest); {} before the warm-up ended."
+        import torch.distributed as td
+        if self.stop is None or not self.steps: return {}
+        if hasattr(self.stop, "synchronize"): self.stop.synchronize()
+        mine = {"seconds": self._ms(self.start, self.stop) / 1000, "tokens": int(self.tokens) if self.tokens is not None else 0,
+                "fwd": [sum(self._ms(a, b) for a, b in step) for step in self.fwd[:self.steps]]}
+        ranks = [mine]
+        if td.is_available() and td.is_initialized() and td.get_world_size() > 1:
+            ranks = [None] * td.get_world_size(); td.all_gather_object(ranks, mine)
+        seconds = max(r["seconds"] for r in ranks)
+        fwd = np.array([r["fwd"][:min(len(x["fwd"]) for x in ranks)] for r in ranks])  # ranks x steps
+        spread = float(np.mean(fwd.max(0) / np.maximum(fwd.min(0), 1e-9))) if fwd.size else None
+        total = sum(r["tokens"] for r in ranks)
+        return {"train_real_tokens_per_second": total / seconds, "train_real_tokens_per_second_per_gpu": total / seconds / len(ranks),
+                "throughput_steps": self.steps, "rank_forward_ms": [round(float(x), 2) for x in fwd.mean(1)] if fwd.size else [],
+                "rank_forward_spread": spread}
+
 # %% ../nbs/40_trainer.ipynb #7453bef1
 _DS_TO_TA = (("train_micro_batch_size_per_gpu", "per_device_train_batch_size"),
              ("gradient_accumulation_steps", "gradient_accumulation_steps"), ("gradient_clipping", "max_grad_norm"))
@@ -115,9 +187,23 @@ def no_sync_defaults(ta: dict) -> dict:
         ta["accelerator_config"] = {"non_blocking": True, **(acc or {})}
     return ta
 
-def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True) -> TrainingArguments:
-    "TrainingArguments from the config: training_args + seed + DeepSpeed, report_to as a list, output_dir created."
-    ta = no_sync_defaults(dict(cfg.training_args))
+def selection_defaults(ta: dict, has_eval: bool) -> dict:
+    """seqcls's defaults where `training_args` leaves them unset and training evaluates: keep the checkpoint with the best
+    validation macro-F1 (`metric_for_best_model: f1_macro`, `load_best_model_at_end`), saving a checkpoint only when
+    it improves (`save_strategy: best`) unless a save strategy is given that the Trainer can pair with evaluation."""
+    ev = str(ta.get("eval_strategy", "no"))
+    if not has_eval or ev == "no" or ta.get("load_best_model_at_end") is False: return ta
+    ta.setdefault("metric_for_best_model", "f1_macro")
+    save = str(ta.setdefault("save_strategy", "best"))
+    steps_fit = ev != "steps" or int(ta.get("save_steps", 500)) % int(ta.get("eval_steps") or ta.get("logging_steps", 500)) == 0
+    if save == "best" or (save == ev and steps_fit): ta.setdefault("load_best_model_at_end", True)
+    return ta
+
+def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True, overrides: dict | None = None) -> TrainingArguments:
+    """TrainingArguments from the config: training_args (+ `overrides`, e.g. a `Budget`'s) + seed + DeepSpeed, report_to as a
+    list, seqcls's defaults for what is left unset, output_dir created."""
+    ta = no_sync_defaults({**cfg.training_args, **(overrides or {})})
+    ta = selection_defaults(ta, cfg.data.eval_split is not None)
     ta["seed"] = cfg.seed
     ta["report_to"] = normalize_report_to(ta.get("report_to"))
     if cfg.deepspeed is not None: ta["deepspeed"] = merge_deepspeed(cfg.deepspeed, ta)
@@ -135,10 +221,11 @@ def build_collator(tokenizer, data: DataConfig) -> DataCollatorWithPadding:
 def _round_up(n: int, m: int | None) -> int: return n if not m else -(-n // m) * m
 
 class TokenBudgetBatchSampler(torch.utils.data.Sampler):
-    "Length-sorted batches of at most `max_tokens` padded tokens, shuffled in order each epoch."
+    """Length-sorted batches of at most `max_tokens` padded tokens (and `max_batch_size` examples), shuffled in order each
+    epoch; with `num_replicas` ranks, in groups of that many neighbours in length, so the ranks of a step get alike batches."""
 
     def __init__(self, lengths, max_tokens: int, seed: int = 0, shuffle: bool = True, pad_to_multiple_of: int | None = 8,
-                 max_batch_size: int | None = None):
+                 max_batch_size: int | None = None, num_replicas: int = 1):
         lengths = np.asarray(lengths)
         if lengths.size and _round_up(int(lengths.max()), pad_to_multiple_of) > max_tokens:
             from seqcls.errors import ConfigError
@@ -152,27 +239,29 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler):
                 self.batches.append(cur); cur, longest = [], 0
             cur.append(int(i)); longest = max(longest, l)
         if cur: self.batches.append(cur)
-        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+        self.seed, self.shuffle, self.epoch, self.num_replicas = seed, shuffle, 0, max(int(num_replicas), 1)
 
     def set_epoch(self, epoch: int): self.epoch = epoch
     def __len__(self): return len(self.batches)
 
     def __iter__(self):
         if not self.shuffle: yield from self.batches; return
-        rng = np.random.default_rng(self.seed + self.epoch)
-        first, rest = self.batches[0], self.batches[1:]
-        yield first  # the longest batch always comes first: an out-of-memory shows at once, not hours in
-        for j in rng.permutation(len(rest)): yield rest[j]
+        rng, w = np.random.default_rng(self.seed + self.epoch), self.num_replicas
+        groups = [self.batches[i:i + w] for i in range(0, len(self.batches), w)]  # accelerate deals batch j to rank j % w
+        first, rest = groups[0], groups[1:]
+        yield from first  # the longest batches always come first: an out-of-memory shows at once, not hours in
+        for j in rng.permutation(len(rest)): yield from rest[j]
 
 # %% ../nbs/40_trainer.ipynb #1acca74f
 class SeqclsTrainer(Trainer):
-    """Trainer whose training batches follow `max_tokens_per_batch` when set; with `drop_padding_mask` (a causal model padded
+    """Trainer whose training batches follow `max_tokens_per_batch` (and `max_batch_size`) when set; with `drop_padding_mask` (a causal model padded
     on the right, `seqcls.model.padding_mask_redundant`) the loss is computed without the attention mask."""
 
     def __init__(self, *args, max_tokens_per_batch: int | None = None, pad_to_multiple_of: int | None = 8,
-                 drop_padding_mask: bool = False, **kwargs):
+                 drop_padding_mask: bool = False, max_batch_size: int | None = None, balance_ranks: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_tokens_per_batch, self.pad_to_multiple_of = max_tokens_per_batch, pad_to_multiple_of
+        self.max_batch_size, self.balance_ranks = max_batch_size, balance_ranks
         self.drop_padding_mask = drop_padding_mask
 
     def compute_loss(self, model, inputs, *args, **kwargs):
@@ -183,8 +272,8 @@ class SeqclsTrainer(Trainer):
         if not self.max_tokens_per_batch: return super().get_train_dataloader()
         ds = self.train_dataset
         lengths = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
-        sampler = TokenBudgetBatchSampler(lengths, self.max_tokens_per_batch, seed=self.args.seed,
-                                          pad_to_multiple_of=self.pad_to_multiple_of)
+        sampler = TokenBudgetBatchSampler(lengths, self.max_tokens_per_batch, seed=self.args.seed, pad_to_multiple_of=self.pad_to_multiple_of,
+                                          max_batch_size=self.max_batch_size, num_replicas=self.args.world_size if self.balance_ranks else 1)
         ds = self._remove_unused_columns(ds, description="training")
         dl = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator,
                                          num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
@@ -220,3 +309,38 @@ class GracefulStop(TrainerCallback):
         if self.signal is not None:
             control.should_save = True
             control.should_training_stop = True
+            control.should_evaluate = False  # under save_strategy "best" an evaluation would decide the save instead
+
+# %% ../nbs/40_trainer.ipynb #d63531bb
+import math
+from transformers import EarlyStoppingCallback
+
+class DeferredReweighting(TrainerCallback):
+    "Turn the loss's class weights on from `start_fraction` of the optimizer steps on (off before)."
+
+    def __init__(self, loss: WeightedCrossEntropy, start_fraction: float): self.loss, self.start_fraction = loss, start_fraction
+
+    def start_step(self, state) -> int: return math.ceil(self.start_fraction * state.max_steps)
+
+    def on_step_begin(self, args, state, control, **kwargs): self.loss.use_weights = state.global_step >= self.start_step(state)
+    on_train_begin = on_step_begin
+
+class LaterOnTies(TrainerCallback):
+    """An evaluation that ties the best `metric_for_best_model` so far becomes the new best (the Trainer keeps the first):
+    on a small validation split ties are common, and of two checkpoints that score the same the later has trained longer.
+    Install it before `EarlyStopping`, which then counts a tie as no loss either."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        key = args.metric_for_best_model or ""
+        key = key if key.startswith("eval_") else f"eval_{key}"
+        if metrics and state.best_metric is not None and key in metrics and abs(metrics[key] - state.best_metric) <= 1e-12:
+            state.best_metric += -1e-9 if args.greater_is_better else 1e-9  # the Trainer's strict comparison now prefers this one
+
+class EarlyStopping(EarlyStoppingCallback):
+    "transformers' early stopping on `metric_for_best_model`, counting evaluations from `start_fraction` of the steps on."
+
+    def __init__(self, patience: int, start_fraction: float = 0.0):
+        super().__init__(early_stopping_patience=patience); self.start_fraction = start_fraction
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        if state.global_step >= math.ceil(self.start_fraction * state.max_steps): super().on_evaluate(args, state, control, metrics, **kwargs)
