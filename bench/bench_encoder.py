@@ -55,32 +55,10 @@ VARIANTS = {
 
 
 def run_baseline(model_dir: str, data_dir: str, seed: int) -> dict:
-    "What a user would do instead: run_classification.py's defaults with a plain Trainer."
-    import numpy as np
-    from datasets import load_from_disk
-    from sklearn.metrics import accuracy_score, f1_score
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
-    set_seed(seed)
-    dd = load_from_disk(data_dir)
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    def enc(b): return tok(b["text"], padding="max_length", max_length=128, truncation=True)
-    train = dd["train"].map(enc, batched=True).select_columns(["input_ids", "attention_mask", "token_type_ids", "label"])
-    test = dd["test"].map(enc, batched=True).select_columns(["input_ids", "attention_mask", "token_type_ids", "label"])
-    val = dd["validation"].map(enc, batched=True).select_columns(["input_ids", "attention_mask", "token_type_ids", "label"])
-    names = dd["train"].features["label"].names
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(names), dtype="float32")
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(), num_train_epochs=3, per_device_train_batch_size=8, learning_rate=5e-5,
-                             seed=seed, report_to=[], save_strategy="no", eval_strategy="no", logging_steps=500, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=train, processing_class=tok)
-    reset_gpu()
-    res = trainer.train()
-    peak = peak_gib()
-    vout = trainer.predict(val); vpred = vout.predictions.argmax(-1)
-    out = trainer.predict(test)
-    pred = out.predictions.argmax(-1)
-    return {"val_accuracy": accuracy_score(vout.label_ids, vpred), "val_f1_macro": f1_score(vout.label_ids, vpred, average="macro", zero_division=0),"train_runtime_s": res.metrics["train_runtime"], "samples_per_s": len(train) * 3 / res.metrics["train_runtime"],
-            "peak_gib": peak, "test_accuracy": accuracy_score(out.label_ids, pred),
-            "test_f1_macro": f1_score(out.label_ids, pred, average="macro", zero_division=0), "steps": res.global_step}
+    "What a user would do instead: run_classification.py's defaults with a plain Trainer (bench_quality.plain_trainer)."
+    from bench_quality import plain_trainer
+    r = plain_trainer(model_dir, Path(data_dir), seed)
+    return {k: r[k] for k in ("val_accuracy", "val_f1_macro", "train_runtime_s", "samples_per_s", "peak_gib", "test_accuracy", "test_f1_macro")} | {"steps": r["train_steps"]}
 
 
 def mean_pooling(raw: bool):
@@ -114,7 +92,7 @@ def run_seqcls(model_dir: str, data_dir: str, seed: int, overrides: list[str]) -
     out_dir = tempfile.mkdtemp()
     sets = [f"model.name_or_path={model_dir}", f"data.path={data_dir}", f"training_args.output_dir={out_dir}/run", f"seed={seed}",
             "tracking.enabled=false", "training_args.eval_strategy=no", "training_args.save_strategy=no",
-            "training_args.load_best_model_at_end=false", *overrides]
+            "training_args.load_best_model_at_end=false", "budget.early_stopping_patience=null", *overrides]
     cfg = load_config(RECIPE, sets)
     if cfg.deepspeed is not None:  # DeepSpeed in a single process without a launcher needs the rendezvous variables
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + seed))
@@ -122,10 +100,11 @@ def run_seqcls(model_dir: str, data_dir: str, seed: int, overrides: list[str]) -
     m = train(cfg)
     from datasets import load_from_disk
     n_train = min(len(load_from_disk(data_dir)["train"]), cfg.data.max_train_samples or 10**12)
-    epochs = cfg.training_args.get("num_train_epochs", 3)
+    epochs = m["budget"]["epochs"]  # the budget may train more epochs than the config's num_train_epochs
     return {"train_runtime_s": m["train_runtime"], "samples_per_s": n_train * epochs / m["train_runtime"], "peak_gib": m.get("gpu_mem_peak_gib"),
             "test_accuracy": m["test_accuracy"], "test_f1_macro": m["test_f1_macro"], "steps": None,
-            "val_accuracy": m["eval_accuracy"], "val_f1_macro": m["eval_f1_macro"]}
+            "val_accuracy": m["eval_accuracy"], "val_f1_macro": m["eval_f1_macro"], "epochs": epochs,
+            "test_tuned_accuracy": m.get("test_tuned_accuracy"), "test_tuned_f1_macro": m.get("test_tuned_f1_macro")}
 
 
 def main():
