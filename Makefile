@@ -1,6 +1,7 @@
 # The two commands of the README, each doing all set-up on a fresh machine:
 #   make run    the main job on the embedded default (offline: packaged model and data, local MLflow)
 #   make test   the whole test suite (sync check, nbdev-test, pytest)
+#   make test-browser   the class-weight explorer in a real JupyterLab, driven by headless Chromium
 # Set-up happens once: a second `make test` finds the stamp and reinstalls nothing.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,7 +19,7 @@ export TOKENIZERS_PARALLELISM := false
 SNAPSHOT = { git ls-files 2>/dev/null && git ls-files --others --exclude-standard 2>/dev/null || find nbs seqcls -type f -not -path "*/__pycache__/*"; } \
 	| sort -u | tr '\n' '\0' | xargs -0 sha1sum 2>/dev/null
 
-.PHONY: setup run test test-fast test-slow sync-check nbtest pytest export clean
+.PHONY: setup run test test-fast test-slow test-browser browser-deps sync-check nbtest pytest export clean
 
 setup: $(STAMP)
 
@@ -55,6 +56,24 @@ pytest: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/nbdev-test --flags slow --skip-file-re "^([_.]|run_)"
 	$(BIN)/python -m pytest -m slow -q tests/
+
+# The browser test: Debian's Chromium driven by Playwright for Python (Playwright's own browser download cannot work
+# offline). Each is installed only when missing: a second run installs nothing. The test file is named explicitly:
+# tests/browser/conftest.py keeps it out of `pytest tests/`.
+PLAYWRIGHT_VERSION := 1.65.2
+CHROMIUM ?= /usr/lib/chromium/chromium
+
+browser-deps: $(STAMP)
+	@if ! { test -x $(CHROMIUM) && dpkg -s fonts-liberation >/dev/null 2>&1; }; then \
+	  echo "installing Debian's chromium and fonts-liberation"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null; }; } || exit 1; fi
+	@if ! $(BIN)/python -c "import importlib.metadata as m, sys; sys.exit(m.version('playwright') != '$(PLAYWRIGHT_VERSION)')" 2>/dev/null; then \
+	  echo "installing playwright==$(PLAYWRIGHT_VERSION) into $(VENV)"; \
+	  $(BIN)/python -m pip install -q -c constraints.txt playwright==$(PLAYWRIGHT_VERSION) || exit 1; fi
+
+test-browser: browser-deps
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/browser/test_explorer.py
 
 # Edit notebooks, then: make export (clean + export) before committing.
 export: $(STAMP)

@@ -13,7 +13,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'training_summary', 'per_class_table', 'plot_loss_curves',
-           'plot_confusion_matrix', 'plot_f1_vs_frequency', 'plot_weights_used', 'save_report_plots', 'log_to_mlflow']
+           'plot_confusion_matrix', 'plot_f1_vs_frequency', 'name_layout', 'plot_weights_used', 'save_report_plots',
+           'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
 def load_run(run_dir: str | Path) -> dict:
@@ -89,17 +90,69 @@ def plot_confusion_matrix(run: dict, normalize: bool = True):
 def plot_f1_vs_frequency(run: dict):
     "Per-class F1 on the report split against the class's share of the training data."
     import matplotlib.pyplot as plt
+    from seqcls.weights import frequency_axis
     m = run["metrics"]
     names, counts = m["labels"], np.asarray(m["train_counts"], dtype=float)
     f1 = np.array([m["per_class"][n]["f1-score"] for n in names])
+    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    ax.scatter(counts / counts.sum(), f1, s=40)
-    for x, y, n in zip(counts / counts.sum(), f1, names): ax.annotate(n, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=8)
-    ax.set_xscale("log"); ax.set_ylim(-0.02, 1.05)
+    ax.scatter(freq, f1, s=40, zorder=3)
+    frequency_axis(ax, freq); ax.set_ylim(-0.02, 1.05)
     ax.axhline(m.get(f"{m.get('report_split', 'test')}_f1_macro", np.nan), ls="--", color="grey", lw=1, label="macro-F1")
-    ax.set_xlabel("class frequency in the training data (log)"); ax.set_ylabel("F1"); ax.set_title("per-class F1 against class frequency")
-    ax.legend(); ax.grid(alpha=0.3)
+    ax.set_xlabel("class frequency in the training data (log scale)"); ax.set_ylabel("F1"); ax.set_title("per-class F1 against class frequency")
+    ax.legend(loc="lower right"); ax.grid(alpha=0.3)
+    _label_points(ax, freq, f1, names)
     return fig
+
+def _label_points(ax, x, y, names, fontsize: float = 8):
+    "Each point's name to its right. Names that would overlap stand in a column right of their points, spread vertically, with thin leader lines."
+    fig = ax.figure
+    fig.get_layout_engine().execute(fig)  # the final axes size: the positions below are in points on the page
+    pad, height = 5.0, 1.3 * fontsize
+    widths = _text_widths(fig, names, fontsize) + 2.0
+    lo, hi = ax.bbox.y0 * 72 / fig.dpi + height / 2, ax.bbox.y1 * 72 / fig.dpi - height / 2
+    for _ in range(2):  # making room on the right moves the points, which can change which names collide
+        px, py = _in_points(ax, x, y)
+        left, at = name_layout(px, py, widths, height, pad, lo, hi)
+        _room_on_the_right(ax, x, left - px + widths)
+    px, py = _in_points(ax, x, y)
+    left, at = name_layout(px, py, widths, height, pad, lo, hi)
+    for xi, yi, dx, dy, n in zip(x, y, left - px, at - py, names):
+        leader = abs(dy) > 1 or dx > pad + 1
+        ax.annotate(str(n), xy=(xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, va="center", ha="left",
+                    clip_on=False, arrowprops=dict(arrowstyle="-", lw=0.6, color="0.5", shrinkA=0, shrinkB=3) if leader else None)
+
+def name_layout(px, py, widths, height: float, pad: float, lo: float = -np.inf, hi: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    "Left edges and vertical centres of names for points (px, py), no two overlapping: each name right of its point, names that collide merged into a column spread vertically."
+    from seqcls.weights import spread_labels
+    px, py, widths = (np.asarray(a, dtype=np.float64) for a in (px, py, widths))
+    group = np.arange(len(px))  # names that collided share a group: one column, spread vertically
+    while True:
+        left, at = px + pad, py.copy()
+        for g in np.unique(group):
+            m = group == g
+            left[m], at[m] = px[m].max() + pad, spread_labels(py[m], height, lo, hi)
+        hit = [(i, j) for i in range(len(px)) for j in range(i + 1, len(px)) if group[i] != group[j]
+               and left[i] < left[j] + widths[j] and left[j] < left[i] + widths[i] and abs(at[i] - at[j]) < height - 1e-9]
+        if not hit: return left, at
+        for i, j in hit: group[group == group[j]] = group[i]
+
+def _text_widths(fig, names, fontsize: float) -> np.ndarray:
+    "The drawn width of each name, in points."
+    from matplotlib.font_manager import FontProperties
+    r, font = fig.canvas.get_renderer(), FontProperties(size=fontsize)
+    return np.array([r.get_text_width_height_descent(str(n), font, ismath=False)[0] for n in names]) * 72 / r.dpi
+
+def _in_points(ax, x, y) -> tuple[np.ndarray, np.ndarray]:
+    "Data coordinates as points on the page (1/72 inch from the figure's lower left)."
+    return tuple((ax.transData.transform(np.column_stack([x, y])) * 72 / ax.figure.dpi).T)
+
+def _room_on_the_right(ax, x, extent_pt):
+    "Widen a log x axis on the right so that text reaching `extent_pt` points right of each x stays inside the plot."
+    width_pt = ax.bbox.width * 72 / ax.figure.dpi
+    lo, hi = np.log10(ax.get_xlim())
+    need = (np.log10(x) - lo) * width_pt / np.maximum(width_pt - np.asarray(extent_pt), 1.0)  # decades the axis must span
+    if need.max() > hi - lo: ax.set_xlim(right=10 ** (lo + need.max()))
 
 def plot_weights_used(run: dict):
     "The loss weight of each class next to its training count."

@@ -14,8 +14,9 @@ import torch
 from .errors import ConfigError, DataError
 
 # %% auto #0
-__all__ = ['class_counts', 'raw_class_weights', 'fit_mean_one', 'build_class_weights', 'weights_table', 'plot_class_weights',
-           'weights_explorer']
+__all__ = ['REFERENCE_ALPHA_COLORS', 'HIGHLIGHT_COLOR', 'NO_MIN', 'NO_MAX', 'class_counts', 'raw_class_weights', 'fit_mean_one',
+           'build_class_weights', 'weights_table', 'caps_text', 'alpha_color', 'spread_labels', 'plot_class_weights',
+           'frequency_axis', 'explorer_caps', 'explorer_caption', 'draw_explorer', 'weights_explorer']
 
 # %% ../nbs/10_weights.ipynb #e1922482
 def _as_int_array(labels) -> np.ndarray:
@@ -111,20 +112,68 @@ def _capped(w, lo, hi) -> np.ndarray:
     w = np.asarray(w)
     return ((lo is not None) & np.isclose(w, lo if lo is not None else 0)) | ((hi is not None) & np.isclose(w, hi if hi is not None else 0))
 
+def caps_text(weight_min: float | None = None,  # lower cap, None for none
+              weight_max: float | None = None,  # upper cap, None for none
+             ) -> str:
+    "The caps in words, for titles and captions: 'no caps', 'capped to [0.25, 4]', 'min 0.25, no max', 'max 4, no min'."
+    if weight_min is None and weight_max is None: return "no caps"
+    if weight_min is None: return f"max {weight_max:g}, no min"
+    if weight_max is None: return f"min {weight_min:g}, no max"
+    return f"capped to [{weight_min:g}, {weight_max:g}]"
+
+REFERENCE_ALPHA_COLORS = {0.0: "0.6", 1.0: "black"}  # uniform weights, full re-weighting
+HIGHLIGHT_COLOR = "tab:orange"  # the alpha chosen in the explorer
+
+def alpha_color(alpha: float):
+    "The colour of the line for `alpha`: fixed by its value, so a line keeps its colour when others come or go."
+    if float(alpha) in REFERENCE_ALPHA_COLORS: return REFERENCE_ALPHA_COLORS[float(alpha)]
+    import matplotlib
+    return matplotlib.colormaps["viridis"](0.85 * np.sqrt(np.clip(alpha, 0.0, 2.0) / 2.0))  # blue to green: far from grey, black and orange
+
+# %% ../nbs/10_weights.ipynb #b53a142c
+def spread_labels(positions,  # where each label would like to be, on one axis
+                  min_gap: float,  # the least distance between two labels, in the same unit
+                  lo: float = -np.inf, hi: float = np.inf,  # room for the labels; with too little, the gap shrinks to fit
+                 ) -> np.ndarray:
+    "Label positions in the input's order, at least `min_gap` apart and in the same order, each as close to its target as that allows."
+    x = np.asarray(positions, dtype=np.float64).reshape(-1)
+    n = x.size
+    if n == 0: return x.copy()
+    if n > 1 and np.isfinite(lo) and np.isfinite(hi): min_gap = min(min_gap, (hi - lo) / (n - 1))
+    order = np.argsort(x, kind="stable")
+    shift = min_gap * np.arange(n)
+    z = np.clip(_isotonic(x[order] - shift), lo, hi - shift[-1])  # non-decreasing z  <=>  gaps of at least min_gap
+    out = np.empty(n)
+    out[order] = z + shift
+    return out
+
+def _isotonic(y) -> np.ndarray:
+    "The least-squares non-decreasing fit to y (pool adjacent violators)."
+    means, sizes = [], []
+    for v in np.asarray(y, dtype=np.float64):
+        means.append(float(v)); sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            m, s = means.pop(), sizes.pop()
+            means[-1], sizes[-1] = (means[-1] * sizes[-1] + m * s) / (sizes[-1] + s), sizes[-1] + s
+    return np.repeat(means, sizes)
+
+# %% ../nbs/10_weights.ipynb #2ff43d91
 def plot_class_weights(counts, alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), weight_min: float | None = None,
                        weight_max: float | None = None, names: Sequence[str] | None = None, scheme: str = "inverse",
-                       beta: float = 0.999, title: str | None = None):
+                       beta: float = 0.999, title: str | None = None,
+                       highlight: float | None = None,  # one more alpha, drawn on top in HIGHLIGHT_COLOR (the explorer's slider)
+                      ):
     "A matplotlib Figure of class weight against class frequency, one line per alpha; capped classes are marked."
     import matplotlib.pyplot as plt
     counts = np.asarray(counts)
     freq = np.maximum(counts, 1) / max(counts.sum(), 1)
     order = np.argsort(freq)
-    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
-    cmap = plt.get_cmap("viridis")
-    for i, a in enumerate(alphas):
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+    lines = [(a, alpha_color(a), 1.3, _alpha_label(a, scheme)) for a in alphas]
+    if highlight is not None: lines.append((highlight, HIGHLIGHT_COLOR, 2.4, f"alpha={highlight:g} (chosen)"))
+    for a, color, lw, label in lines:
         w = build_class_weights(counts, alpha=a, weight_min=weight_min, weight_max=weight_max, scheme=scheme, beta=beta).numpy()
-        color = cmap(i / max(len(alphas) - 1, 1))
-        ax.plot(freq[order], w[order], "-o", color=color, ms=4, label=f"alpha={a:g}")
+        ax.plot(freq[order], w[order], "-o", color=color, lw=lw, ms=4, label=label)
         capped = _capped(w, weight_min, weight_max)
         if capped.any(): ax.plot(freq[capped], w[capped], "s", ms=9, mfc="none", mec="crimson", mew=1.5)
     for cap in (weight_min, weight_max):
@@ -132,29 +181,69 @@ def plot_class_weights(counts, alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 
     if (weight_min is not None) or (weight_max is not None):
         ax.plot([], [], "s", mfc="none", mec="crimson", label="held at a cap")
     ax.axhline(1.0, ls=":", lw=1, color="grey")
-    if names is not None:
-        for x, n in zip(freq, names): ax.annotate(str(n), (x, 1), xycoords=("data", "axes fraction"), xytext=(0, -3), va="top",
-                                                  textcoords="offset points", rotation=90, fontsize=7, color="dimgrey")
-    ax.set_xscale("log"); ax.set_xlabel("class frequency in the training labels (log)"); ax.set_ylabel("loss weight (mean 1)")
-    ax.set_title(title or f"class weights ({scheme}), caps [{weight_min}, {weight_max}]")
+    frequency_axis(ax, freq); ax.set_xlabel("class frequency in the training labels (log scale)"); ax.set_ylabel("loss weight (mean 1)")
+    fig.suptitle(title or f"class weights ({scheme.replace('_', ' ')}), {caps_text(weight_min, weight_max)}", fontsize=11)
     fig.legend(fontsize=8, loc="outside right upper")
+    if names is not None: _names_above(ax, freq, names)
     return fig
 
+def frequency_axis(ax, freq):
+    "A log x axis of class frequencies labelled in percent: 1-2-5 steps over a narrow range, whole decades over a wide one."
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.set_xscale("log")
+    f = np.asarray(freq, dtype=np.float64)
+    decades = np.log10(f.max() / f.min()) if f.size and f.min() > 0 else 0.0
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(_percent))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+def _percent(x: float, pos=None) -> str: return f"{100 * x:.4g}%"
+
+def _alpha_label(alpha: float, scheme: str) -> str:
+    if alpha == 0: return "alpha=0 (uniform)"
+    if alpha == 1: return f"alpha=1 (full {'inverse frequency' if scheme == 'inverse' else scheme.replace('_', ' ')})"
+    return f"alpha={alpha:g}"
+
+def _names_above(ax, x, names, fontsize: float = 7.5):
+    "Class names above the plot, never over a line: upright, spread apart where x values are close, a thin leader line to each x."
+    fig = ax.figure
+    fig.get_layout_engine().execute(fig)  # the axes' final width, to turn the text height into a fraction of it
+    width_pt = ax.get_position().width * fig.get_figwidth() * 72
+    lo, hi = np.log10(ax.get_xlim())
+    target = (np.log10(x) - lo) / (hi - lo)
+    at = spread_labels(target, min_gap=1.5 * fontsize / width_pt, lo=0.0, hi=1.0)
+    for xi, ti, n in zip(x, at, names):
+        ax.annotate(str(n), xy=(xi, 1.0), xycoords=("data", "axes fraction"), xytext=(ti, 1.07), textcoords="axes fraction",
+                    rotation=90, ha="center", va="bottom", fontsize=fontsize, color="dimgrey",
+                    arrowprops=dict(arrowstyle="-", lw=0.6, color="0.55", shrinkA=1, shrinkB=0))
+
 # %% ../nbs/10_weights.ipynb #899fbd7d
+NO_MIN, NO_MAX = 0.0, 20.0  # the explorer's cap sliders at these ends mean no cap
+
+def explorer_caps(weight_min: float, weight_max: float) -> tuple[float | None, float | None]:
+    "The caps that the explorer's slider values stand for: None at the slider's no-cap end."
+    return (weight_min if weight_min > NO_MIN else None), (weight_max if weight_max < NO_MAX else None)
+
+def explorer_caption(alpha: float, weight_min: float | None, weight_max: float | None) -> str:
+    "The line above the explorer's table: which alpha and caps its weights are for."
+    return f"weights at alpha={alpha:.2f}, {caps_text(weight_min, weight_max)} (mean 1)"
+
+def draw_explorer(counts, names, scheme: str, alpha: float, weight_min: float, weight_max: float):
+    "One frame of the explorer: the plot with `alpha` highlighted, then a caption and the table of its weights."
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+    lo, hi = explorer_caps(weight_min, weight_max)
+    fig = plot_class_weights(counts, alphas=(0.0, 1.0), highlight=alpha, weight_min=lo, weight_max=hi, names=names, scheme=scheme)
+    plt.show(); plt.close(fig)
+    display(HTML(f"<p class='seqcls-weights-caption'><b>{explorer_caption(alpha, lo, hi)}</b></p>"))
+    display(weights_table(counts, build_class_weights(counts, alpha=alpha, weight_min=lo, weight_max=hi, scheme=scheme), names, lo, hi))
+
 def weights_explorer(counts, names: Sequence[str] | None = None, scheme: str = "inverse"):
     "ipywidgets sliders (alpha, weight_min, weight_max) that redraw `plot_class_weights` and the table."
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    def draw(alpha: float, weight_min: float, weight_max: float):
-        lo = weight_min if weight_min > 0 else None
-        hi = weight_max if weight_max < 20 else None
-        fig = plot_class_weights(counts, alphas=sorted({0.0, alpha, 1.0}), weight_min=lo, weight_max=hi, names=names, scheme=scheme)
-        plt.show(); plt.close(fig)
-        display(weights_table(counts, build_class_weights(counts, alpha=alpha, weight_min=lo, weight_max=hi, scheme=scheme), names, lo, hi))
-
-    return widgets.interactive(draw,
-        alpha=widgets.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.05, description="alpha"),
-        weight_min=widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="min (0=off)"),
-        weight_max=widgets.FloatSlider(value=20.0, min=1.0, max=20.0, step=0.5, description="max (20=off)"))
+    full = "inverse frequency" if scheme == "inverse" else scheme.replace("_", " ")
+    look = dict(style={"description_width": "initial"}, layout={"width": "560px"})
+    return widgets.interactive(draw_explorer, counts=widgets.fixed(counts), names=widgets.fixed(names), scheme=widgets.fixed(scheme),
+        alpha=widgets.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.05, description=f"alpha (0 = uniform, 1 = full {full})", **look),
+        weight_min=widgets.FloatSlider(value=NO_MIN, min=NO_MIN, max=1.0, step=0.05, description=f"weight_min ({NO_MIN:g} = off: no minimum)", **look),
+        weight_max=widgets.FloatSlider(value=NO_MAX, min=1.0, max=NO_MAX, step=0.5, description=f"weight_max ({NO_MAX:g} = off: no maximum)", **look))
