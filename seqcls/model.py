@@ -13,15 +13,15 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .config import LoraSection, ModelConfig, resolve_model_path
-from .errors import ModelError
+from .errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'HEAD_NAMES', 'ensure_pad_token', 'tokenizer_from', 'load_tokenizer', 'model_config', 'load_model',
            'prefer_shape_agnostic_attention', 'padding_mask_redundant', 'transformer_layers', 'compile_layers',
-           'check_model', 'head_modules', 'apply_lora', 'FusedLoraLinear', 'lora_addmm', 'fuse_lora',
-           'load_trained_model']
+           'check_model', 'check_max_length', 'head_modules', 'apply_lora', 'FusedLoraLinear', 'lora_addmm',
+           'fuse_lora', 'load_trained_model']
 
 # %% ../nbs/30_model.ipynb #b0d8955f
 def _load_error(what: str, name: str, e: Exception, key: str = "model.name_or_path") -> ModelError:
@@ -109,6 +109,9 @@ def load_model(model: ModelConfig, num_labels: int, names: list[str], pad_token_
             with torch.device(_random_init_device()): m = AutoModelForSequenceClassification.from_config(config, **kw)
         else: m = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=model.ignore_mismatched_sizes, **kw)
     except (OSError, ValueError) as e: raise _load_error("model", model.name_or_path, e) from None
+    except ImportError as e:  # e.g. attn_implementation: flash_attention_2 without the flash-attn package
+        raise ModelError(f"model: loading `{model.name_or_path}` needs a package that is not installed ({str(e).splitlines()[0][:200]}); "
+                         "install it, or change the setting that asks for it (model.attn_implementation: sdpa)") from None
     if model.gradient_checkpointing:
         m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         m.config.use_cache = False
@@ -152,6 +155,21 @@ def check_model(model: ModelConfig, lora: LoraSection, num_labels: int, names: l
     with torch.device("meta"):
         m = AutoModelForSequenceClassification.from_config(config, trust_remote_code=model.trust_remote_code)
     _check_targets(m, lora.target_modules)
+
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl")  # positions start at pad id + 1
+
+def check_max_length(model: ModelConfig, tokenizer, max_length: int) -> None:
+    "Refuse a data.max_length the model cannot take (it would prepare fine, then fail mid-training on the longest batch)."
+    limits = []
+    try: cfg = AutoConfig.from_pretrained(resolve_model_path(model.name_or_path), trust_remote_code=model.trust_remote_code, **model.config_overrides)
+    except (OSError, ValueError, ConfigError): cfg = None
+    n = getattr(cfg, "max_position_embeddings", None)
+    if isinstance(n, int) and n > 0: limits.append(n - 2 if getattr(cfg, "model_type", "") in _OFFSET_POSITIONS else n)
+    m = getattr(tokenizer, "model_max_length", None)
+    if isinstance(m, int) and 0 < m < 10 ** 6: limits.append(m)
+    if limits and max_length > min(limits):
+        raise ModelError(f"data.max_length: {max_length} tokens, but `{model.name_or_path}` takes at most {min(limits)}; "
+                         f"set data.max_length to {min(limits)} or less (longer texts are truncated)")
 
 def _check_targets(model, targets: list[str]) -> None:
     present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
@@ -249,11 +267,16 @@ def load_trained_model(model_dir: str | Path, trust_remote_code: bool = False):
     if (d / "merged" / "config.json").is_file(): d = d / "merged"
     if not (d / "config.json").is_file():
         raise ModelError(f"`{model_dir}` holds no saved model (no config.json); give a run directory or its model/ folder")
-    if not (d / "adapter_config.json").is_file():
-        return AutoModelForSequenceClassification.from_pretrained(d, trust_remote_code=trust_remote_code)
-    from peft import PeftModel
-    base_name = json.loads((d / "adapter_config.json").read_text())["base_model_name_or_path"]
-    config = AutoConfig.from_pretrained(d, trust_remote_code=trust_remote_code)
-    try: base = AutoModelForSequenceClassification.from_pretrained(base_name, config=config, trust_remote_code=trust_remote_code)
-    except OSError as e: raise _load_error("LoRA base model", base_name, e, key=f"{d}/adapter_config.json") from None
-    return PeftModel.from_pretrained(base, d)
+    try:
+        if not (d / "adapter_config.json").is_file():
+            return AutoModelForSequenceClassification.from_pretrained(d, trust_remote_code=trust_remote_code)
+        from peft import PeftModel
+        base_name = json.loads((d / "adapter_config.json").read_text())["base_model_name_or_path"]
+        config = AutoConfig.from_pretrained(d, trust_remote_code=trust_remote_code)
+        try: base = AutoModelForSequenceClassification.from_pretrained(base_name, config=config, trust_remote_code=trust_remote_code)
+        except OSError as e: raise _load_error("LoRA base model", base_name, e, key=f"{d}/adapter_config.json") from None
+        return PeftModel.from_pretrained(base, d)
+    except ModelError: raise
+    except Exception as e:  # missing or truncated weights (OSError, safetensors' own error, a JSON error, ...)
+        raise ModelError(f"`{d}`: the saved model cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}); "
+                         "its files are incomplete or damaged (did the run finish?): train it again, or restore the folder") from None

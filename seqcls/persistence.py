@@ -96,7 +96,9 @@ def resolve_resume_checkpoint(cfg: RunConfig) -> str | None:
 
 # %% ../nbs/50_persistence.ipynb #eb422baa
 RUN_INFO = "run_info.json"
-SEQCLS_OUTPUTS = ("model", RUN_INFO, "metrics.json", "config.yml", "trainer_state.json", "mlflow_run.json", "launch.sh")
+SEQCLS_OUTPUTS = ("model", RUN_INFO, "metrics.json", "config.yml", "trainer_state.json", "mlflow_run.json", "launch.sh", "train.log",
+                  "predictions-eval.csv", "predictions-test.csv",  # a new run without a test split must not keep the old one's
+                  "loss_curves.png", "confusion_matrix.png", "f1_vs_frequency.png", "class_weights.png")  # seqcls.report.REPORT_PLOTS
 
 def output_dir_state(output_dir: str | Path) -> str:
     "'finished', 'checkpoints' or 'empty'."
@@ -105,7 +107,11 @@ def output_dir_state(output_dir: str | Path) -> str:
     return "checkpoints" if list_checkpoints(d) else "empty"
 
 def check_output_dir(cfg: RunConfig) -> str:
-    "Refuse to clobber a run; returns the directory's state."
+    "Refuse to clobber a run (or the working directory); returns the directory's state."
+    d, cwd = cfg.output_dir.resolve(), Path.cwd().resolve()
+    if d == cwd or d in cwd.parents:
+        raise RunStateError(f"training_args.output_dir: `{cfg.output_dir}` is the working directory or a folder above it, where the run "
+                            "would write config.yml, model/ and more over your files; give the run a folder of its own, e.g. runs/NAME")
     state = output_dir_state(cfg.output_dir)
     if cfg.resume.overwrite or state == "empty": return state
     if state == "finished" and cfg.resume.checkpoint is None:

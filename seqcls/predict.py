@@ -15,7 +15,7 @@ import torch
 from .errors import DataError, ModelError
 
 # %% auto #0
-__all__ = ['READERS', 'resolve_model_dir', 'read_table', 'write_table', 'predict_texts', 'predict_file']
+__all__ = ['READERS', 'resolve_model_dir', 'read_table', 'check_output_path', 'write_table', 'predict_texts', 'predict_file']
 
 # %% ../nbs/85_predict.ipynb #c9706a1e
 def resolve_model_dir(path: str | Path) -> tuple[Path, dict]:
@@ -46,13 +46,24 @@ def read_table(path: str | Path):
     try: return getattr(pd, reader)(p, **kw)
     except ValueError as e: raise DataError(f"`{path}`: could not read it as {p.suffix[1:]} ({str(e).splitlines()[0][:150]})") from None
 
-def write_table(df, path: str | Path) -> Path:
-    "Write a DataFrame as CSV, JSON Lines or Parquet (by extension), atomically."
-    from seqcls.persistence import atomic_write_text
+def check_output_path(path: str | Path) -> Path:
+    "An output file seqcls can write: not a folder, a known format."
     p = Path(path)
+    if p.is_dir(): raise DataError(f"--output {path}: is a folder; give a file name such as {p / 'predictions.csv'}")
+    if p.suffix.lower() not in READERS: raise DataError(f"--output {path}: unknown format `{p.suffix}`; end it with .csv, .jsonl or .parquet")
+    return p
+
+def write_table(df, path: str | Path) -> Path:
+    "Write a DataFrame as CSV, JSON Lines or Parquet (by extension), atomically; the folder is made if needed."
+    from seqcls.persistence import atomic_write_text
+    p = check_output_path(path)
     suffix = p.suffix.lower()
     if suffix == ".parquet":
-        tmp = p.with_name(f".{p.name}.tmp"); df.to_parquet(tmp, index=False); tmp.replace(p); return p
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.tmp")
+        try: df.to_parquet(tmp, index=False); tmp.replace(p)
+        finally: tmp.unlink(missing_ok=True)
+        return p
     text = df.to_json(orient="records", lines=True) if suffix in (".jsonl", ".json") else df.to_csv(index=False)
     return atomic_write_text(p, text)
 
@@ -60,6 +71,7 @@ def write_table(df, path: str | Path) -> Path:
 def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None = None, max_length: int | None = None,
                   batch_size: int = 64, device: str | None = None) -> np.ndarray:
     "Logits (n, num_labels) for `texts` (and `pairs`), in input order."
+    if not isinstance(batch_size, int) or batch_size < 1: raise DataError(f"--batch-size: {batch_size!r} must be a whole number of texts, 1 or more")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
     max_length = max_length or min(getattr(tokenizer, "model_max_length", 512), 512)
@@ -79,15 +91,19 @@ def predict_file(run_or_model_dir: str | Path, input_path: str | Path, output_pa
     "Predict every row of a CSV/JSONL/Parquet file; writes the rows plus `prediction` and `score_<class>` columns."
     from seqcls.model import load_trained_model, tokenizer_from
     model_dir, settings = resolve_model_dir(run_or_model_dir)
+    df, p = read_table(input_path), Path(input_path)
+    output_path = check_output_path(output_path or p.with_name(f"{p.stem}.predictions{p.suffix}"))  # before minutes of work
     cols = text_columns or settings["text_columns"]
-    df = read_table(input_path)
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise DataError(f"`{input_path}` has no column {missing[0]!r} (columns: {list(df.columns)}); pass --text-column NAME")
-    texts = df[cols[0]].astype(str).tolist()
-    if any(not t.strip() for t in texts) or df[cols[0]].isna().any():
-        raise DataError(f"`{input_path}`: column {cols[0]!r} has empty or missing texts; fill or remove those rows")
-    pairs = df[cols[1]].astype(str).tolist() if len(cols) > 1 else None
+    if df.empty: raise DataError(f"`{input_path}` has no rows to predict (only a header?)")
+    for c in cols:  # a missing cell is NaN (a float), a blank one an empty or white-space string
+        blank = df[c].isna() | df[c].map(lambda t: not str(t).strip())
+        if blank.any():
+            raise DataError(f"`{input_path}`: column {c!r} has {int(blank.sum())} empty or missing texts (first at row {int(blank.to_numpy().argmax())}); fill or remove those rows")
+    texts = df[cols[0]].map(str).tolist()
+    pairs = df[cols[1]].map(str).tolist() if len(cols) > 1 else None
     tokenizer = tokenizer_from(model_dir)
     model = load_trained_model(model_dir)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -98,5 +114,4 @@ def predict_file(run_or_model_dir: str | Path, input_path: str | Path, output_pa
     out = df.copy()
     out["prediction"] = [names[i] for i in logits.argmax(-1)]
     for j, n in enumerate(names): out[f"score_{n}"] = probs[:, j].round(6)
-    p = Path(input_path)
-    return write_table(out, output_path or p.with_name(f"{p.stem}.predictions{p.suffix}"))
+    return write_table(out, output_path)

@@ -20,8 +20,8 @@ from .config import RunConfig, load_config
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import SeqclsError, TrainingInterrupted
-from .model import (apply_lora, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, padding_mask_redundant,
+from .errors import SeqclsError, Terminated, TrainingInterrupted, raise_on_sigterm
+from .model import (apply_lora, check_max_length, check_model, compile_layers, fuse_lora, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
@@ -57,6 +57,7 @@ class Artifacts:
 def load_artifacts(cfg: RunConfig) -> Artifacts:
     "Tokenizer, checked splits, number of labels, training counts and class weights."
     tokenizer = load_tokenizer(cfg.model)
+    check_max_length(cfg.model, tokenizer, cfg.data.max_length)
     splits = load_splits(cfg)
     num_labels = infer_num_labels(splits, cfg.model.num_labels)
     counts = label_counts(splits, num_labels)
@@ -208,13 +209,18 @@ def ensure_prepared(cfg: RunConfig) -> None:
     if get_world_size() > 1:
         raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist; run `seqcls prepare CONFIG` before a multi-process launch")
     log.info(f"preparing {cfg.data.path} from data.source ({cfg.data.source.kind})")
-    prepare_dataset(cfg, load_tokenizer(cfg.model))
+    tokenizer = load_tokenizer(cfg.model)
+    check_max_length(cfg.model, tokenizer, cfg.data.max_length)
+    prepare_dataset(cfg, tokenizer)
 
-def check_inputs(cfg: RunConfig) -> Artifacts:
-    "Everything checkable before a launch, in one process and without loading weights: data (prepared if needed), labels, tokenizer, model config, LoRA targets."
+def check_inputs(cfg: RunConfig, world_size: int = 1) -> Artifacts:
+    """Everything checkable before a launch, in one process and without loading weights: the checkpoint to resume, data
+    (prepared if needed), labels, tokenizer, model config, LoRA targets, the budget's batches."""
+    resolve_resume_checkpoint(cfg)
     ensure_prepared(cfg)
     art = load_artifacts(cfg)
     check_model(cfg.model, cfg.lora, art.num_labels, art.label_names)
+    budget_for(cfg, example_lengths(art.splits["train"]), world_size)  # e.g. a token budget below the longest example
     return art
 
 def train(cfg: RunConfig) -> dict:
@@ -230,16 +236,17 @@ def train(cfg: RunConfig) -> dict:
     if cfg.deepspeed is not None and get_world_size() > 1:
         import deepspeed; deepspeed.init_distributed()  # ZeRO-3 partitions the model at init and must see every rank
     model = prepare_model(cfg, art)
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)   # only now: bad input leaves no trace in the output directory
-    if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)
+    tracker = make_tracker(cfg)
+    trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
+    if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
     barrier()
-    tracker = make_tracker(cfg).start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
+    tracker.start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
     try:
-        trainer = build_trainer(cfg, art, model, args, tracker, budget)
         final = run_training(cfg, trainer, art, resume_from)
         final.metrics["budget"] = budget.to_dict()
         persist_outputs(cfg, trainer, art, final, tracker)
-    except (KeyboardInterrupt, TrainingInterrupted):
+    except (KeyboardInterrupt, TrainingInterrupted, Terminated):
         tracker.finish("KILLED"); raise
     except BaseException:
         tracker.finish("FAILED"); raise
@@ -275,6 +282,7 @@ def main(argv=None) -> int:
     for flag, env in (("local_rank", "LOCAL_RANK"), ("rank", "RANK"), ("world_size", "WORLD_SIZE")):
         if getattr(args, flag) is not None and env not in os.environ: os.environ[env] = str(getattr(args, flag))
     setup_logging()
+    raise_on_sigterm()  # outside training too (preparing data, saving), SIGTERM cleans up as Ctrl-C does
     code, finished = 0, False
     try:
         cfg = load_config(args.config, args.overrides)

@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-from .config import DataConfig, RunConfig
+from .config import DataConfig, RunConfig, no_sync_defaults, selection_defaults
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'WeightedCrossEntropy', 'logit_adjustment_offsets', 'compute_metrics', 'classification_details',
-           'GpuMemoryCallback', 'ThroughputMeter', 'normalize_report_to', 'merge_deepspeed', 'no_sync_defaults',
-           'selection_defaults', 'build_training_arguments', 'build_collator', 'TokenBudgetBatchSampler',
-           'SeqclsTrainer', 'GracefulStop', 'DeferredReweighting', 'LaterOnTies', 'EarlyStopping']
+           'GpuMemoryCallback', 'ThroughputMeter', 'normalize_report_to', 'merge_deepspeed', 'build_training_arguments',
+           'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer', 'GracefulStop', 'DeferredReweighting',
+           'LaterOnTies', 'EarlyStopping']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
@@ -175,29 +175,6 @@ def merge_deepspeed(ds: dict, ta: dict) -> dict:
         enabled = (ds.get(prec) or {}).get("enabled")
         if enabled not in (None, "auto") and prec not in ta: ta[prec] = bool(enabled)
     return ds
-
-def no_sync_defaults(ta: dict) -> dict:
-    """seqcls's defaults where `training_args` leaves them unset, so no step waits for the GPU: batches copied to the GPU
-    without blocking (from pinned memory), and the loss not tested for NaN on the host every step (the Trainer would
-    then also hide a NaN loss from the logs)."""
-    ta.setdefault("logging_nan_inf_filter", False)
-    acc = ta.get("accelerator_config")
-    pinned = ta.get("dataloader_pin_memory", True) and not ta.get("use_cpu")  # use_cpu turns pinned memory off
-    if pinned and (acc is None or isinstance(acc, dict)):
-        ta["accelerator_config"] = {"non_blocking": True, **(acc or {})}
-    return ta
-
-def selection_defaults(ta: dict, has_eval: bool) -> dict:
-    """seqcls's defaults where `training_args` leaves them unset and training evaluates: keep the checkpoint with the best
-    validation macro-F1 (`metric_for_best_model: f1_macro`, `load_best_model_at_end`), saving a checkpoint only when
-    it improves (`save_strategy: best`) unless a save strategy is given that the Trainer can pair with evaluation."""
-    ev = str(ta.get("eval_strategy", "no"))
-    if not has_eval or ev == "no" or ta.get("load_best_model_at_end") is False: return ta
-    ta.setdefault("metric_for_best_model", "f1_macro")
-    save = str(ta.setdefault("save_strategy", "best"))
-    steps_fit = ev != "steps" or int(ta.get("save_steps", 500)) % int(ta.get("eval_steps") or ta.get("logging_steps", 500)) == 0
-    if save == "best" or (save == ev and steps_fit): ta.setdefault("load_best_model_at_end", True)
-    return ta
 
 def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True, overrides: dict | None = None) -> TrainingArguments:
     """TrainingArguments from the config: training_args (+ `overrides`, e.g. a `Budget`'s) + seed + DeepSpeed, report_to as a

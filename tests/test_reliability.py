@@ -141,7 +141,76 @@ CASES = [
                                                  "--set", "lora.target_modules=[q_proj]"], t / "outp" / "run"), ["lora.target_modules"]),
     ("run-with-zero-processes", lambda t, d: (["run", str(TINY), "--quiet", "--num-gpus", "0", *tiny_overrides(t / "outp", d)], t / "outp" / "run"), ["num_gpus"]),
     ("run-with-non-numeric-processes", lambda t, d: (["run", str(TINY), "--quiet", "--num-gpus", "two", *tiny_overrides(t / "outp", d)], t / "outp" / "run"), ["notebook parameter `num_gpus`"]),
+    # ---- round 2: data loss. data.path is seqcls's to write, and only a folder seqcls prepared is ever replaced
+    ("prepare-overwrite-of-a-users-folder", lambda t, d: (["prepare", str(TINY), "--overwrite", "--set", f"data.path={_users_folder(t)}"], t / "mine"),
+     ["data.path", "is not a folder seqcls prepared", "will not replace it"]),
+    ("data-path-is-the-working-directory", lambda t, d: T(t, d, "data.path=."), ["data.path", "the working directory or a folder above it"]),
+    ("data-path-above-the-working-directory", lambda t, d: T(t, d, "data.path=.."), ["data.path", "a folder above it"]),
+    ("data-path-empty", lambda t, d: (["prepare", str(TINY), "--overwrite", "--set", "data.path="], None), ["data.path"]),
+    ("output-dir-is-the-working-directory", lambda t, d: T(t, d, "training_args.output_dir=."), ["training_args.output_dir", "is the working directory"]),
+    ("too-few-rows-to-split", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_write(t, 'in.csv', 'text,label' + chr(10) + 'hi,a' + chr(10) + 'yo,b' + chr(10))}"),
+     ["training rows are too few to hold out"]),
+    ("data-path-is-a-file", lambda t, d: T(t, d, f"data.path={_write(t, 'afile.txt', 'x')}"), ["data.path", "is a file"]),
+    # ---- round 2: silent wrong results
+    ("stale-prepared-data", lambda t, d: T(t, _prepared_from(t, "a.csv"), "data.source.kind=csv", f"data.source.train_file={_labels_csv(t, 'b.csv')}"),
+     ["data.path", "was prepared from data.source.train_file", "a.csv", "b.csv", "--overwrite"]),
+    ("labels-differing-only-in-case", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_labels_csv(t, 'in.csv', ['Spam', 'spam', 'ham'])}"),
+     ["labels ['Spam', 'spam'] differ only in case"]),
+    ("test-label-never-in-training", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_labels_csv(t, 'in.csv')}",
+                                                    f"data.source.test_file={_labels_csv(t, 'test.csv', ['ham', 'eggs'])}"), ["data.source.test_file: labels ['eggs'] never occur"]),
+    ("num-labels-beyond-the-classes", lambda t, d: T(t, d, "model.num_labels=9"), ["model.num_labels: 9, but the data has 6 classes"]),
+    ("label-column-with-a-value-per-row", lambda t, d: T(t, t / "prep", "data.source.kind=csv", f"data.source.train_file={_labels_csv(t, 'in.csv', [f'id{i}' for i in range(60)])}"),
+     ["data.source.label_column `label`", "distinct values", "is it the label column"]),
+    ("text-column-named-twice", lambda t, d: T(t, d, "data.source.text_columns=[text,text]"), ["data.source.text_columns", "names a column twice"]),
+    # ---- round 2: mistakes found too late, now found before anything is written
+    ("training-args-transformers-refuses", lambda t, d: T(t, d, "training_args.save_strategy=steps", "training_args.load_best_model_at_end=true"),
+     ["training_args.load_best_model_at_end: transformers refuses it"]),
+    ("training-args-unknown-scheduler", lambda t, d: T(t, d, "training_args.lr_scheduler_type=nope"), ["training_args.lr_scheduler_type: transformers refuses it"]),
+    ("training-args-zero-batch", lambda t, d: T(t, d, "training_args.per_device_train_batch_size=0"), ["training_args.per_device_train_batch_size: 0 cannot train"]),
+    ("training-args-zero-epochs", lambda t, d: T(t, d, "training_args.num_train_epochs=0"), ["training_args.num_train_epochs: 0.0 trains nothing"]),
+    ("max-length-above-the-model", lambda t, d: T(t, t / "prep", "data.max_length=1024"), ["data.max_length: 1024 tokens", "takes at most 512"]),
+    ("token-budget-below-the-longest-text", lambda t, d: T(t, d, "data.max_tokens_per_batch=16"), ["data.max_tokens_per_batch: 16 is less than the longest example"]),
+    ("run-token-budget-below-the-longest-text", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "r", *tiny_overrides(t / "outp", d),
+                                                                "--set", "data.max_tokens_per_batch=16"], t / "outp"), ["data.max_tokens_per_batch"]),
+    ("early-stopping-without-evaluation", lambda t, d: T(t, d, "budget.early_stopping_patience=3", "training_args.eval_strategy=no"), ["budget.early_stopping_patience"]),
+    # ---- round 2: ordinary files and flags that crashed
+    ("predict-header-only-file", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.csv", "text" + chr(10)))], None), ["has no rows to predict"]),
+    ("predict-blank-text-cell", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.csv", "text,n" + chr(10) + "hi,1" + chr(10) + ",2" + chr(10)))], None),
+     ["column 'text' has 1 empty or missing texts (first at row 1)"]),
+    ("predict-output-is-a-folder", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.csv", "text" + chr(10) + "hi" + chr(10))), "--output", str(t)], None),
+     ["--output", "is a folder"]),
+    ("predict-incomplete-model-files", lambda t, d: (["predict", str(_broken_model(t)), str(_write(t, "in.csv", "text" + chr(10) + "hi" + chr(10)))], None),
+     ["the saved model cannot be read", "incomplete or damaged"]),
+    ("run-name-too-long", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "x" * 300, *tiny_overrides(t / "outp", d)], t / "outp"), ["run_name", "300 bytes long"]),
+    ("run-name-with-a-backslash", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "a\\b", *tiny_overrides(t / "outp", d)], t / "outp"), ["plain directory name"]),
+    ("run-more-processes-than-cores", lambda t, d: (["run", str(TINY), "--quiet", "--launcher", "torchrun", "--num-gpus", "4096", *tiny_overrides(t / "outp", d)], t / "outp"),
+     ["num_gpus: 4096 processes", "CPU cores"]),
 ]
+
+
+def _users_folder(tmp):
+    d = tmp / "mine"; d.mkdir(); (d / "notes.txt").write_text("the user's own"); return d
+
+
+def _labels_csv(tmp, name, labels=("spam", "ham")):
+    "A CSV of 60 rows whose labels cycle through `labels`."
+    rows = [f"text number {i},{labels[i % len(labels)]}" for i in range(max(60, len(labels)))]
+    return _write(tmp, name, "text,label" + chr(10) + chr(10).join(rows) + chr(10))
+
+
+def _prepared_from(tmp, name):
+    "tmp/prepared, prepared (with tiny.yml's tokenizer and length) from a CSV called `name`."
+    from seqcls.cli import main
+    assert main(["prepare", str(TINY), "--set", f"data.path={tmp / 'prepared'}", "--set", "data.source.kind=csv",
+                 "--set", f"data.source.train_file={_labels_csv(tmp, name)}"]) == 0
+    return tmp / "prepared"
+
+
+def _broken_model(tmp):
+    "A saved model whose weights file was cut short (a copy interrupted, a disk that filled up)."
+    d = _head3_run(tmp)
+    (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:100])
+    return d
 
 
 def _head3_run(tmp):
@@ -170,6 +239,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(case, make, fragments, t
     assert len(lines) == 1 and "Traceback" not in err, err[-1500:]
     for f in fragments: assert f in lines[0], (f, lines[0])
     assert _snapshot(out) == before, f"{case}: the output directory changed"
+    assert not [p for p in tmp_path.rglob(".*-*") if p.is_dir()], f"{case}: a hidden temporary folder was left"
     assert not list(tmp_path.rglob("mlflow.db")), f"{case}: an MLflow store was created"
     if "prep" in argv[-1] or any("source.kind=csv" in a for a in argv): assert not (tmp_path / "prep").exists(), "half-prepared data left"
 
@@ -322,3 +392,64 @@ def test_a_crash_marks_the_mlflow_run_failed(tmp_path, tiny_data):
                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0 and "injected fault" in res.stderr
     assert _run_statuses(tmp_path) == ["FAILED"]
+
+
+# ---------------------------------------------------------------- round 2: data loss, stale runs, ordinary files
+def test_sigterm_while_prepare_saves_leaves_nothing_half_written(tmp_path):
+    "SIGTERM (a scheduler, `timeout`) during the save: no hidden temporary folder beside data.path, no data.path, exit 143."
+    rows = [f"question number {i} about {'cats' if i % 3 else 'dogs'} ?,{'a' if i % 3 else 'b'}" for i in range(60_000)]
+    src = _write(tmp_path, "big.csv", "text,label" + chr(10) + chr(10).join(rows) + chr(10))
+    dest = tmp_path / "out" / "prepared"
+    proc = subprocess.Popen([sys.executable, "-m", "seqcls.cli", "prepare", str(TINY), "--set", f"data.path={dest}",
+                             "--set", "data.source.kind=csv", "--set", f"data.source.train_file={src}"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, sent = time.time() + 300, False
+    while proc.poll() is None and time.time() < deadline:
+        if (tmp_path / "out").is_dir() and any(p.name.startswith(".prepared-") for p in (tmp_path / "out").iterdir()):
+            proc.send_signal(signal.SIGTERM); sent = True; break  # the temporary folder exists: the save is under way
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=120)
+    assert sent, f"the save was not caught in time (exit {proc.returncode}): {err[-500:]}"
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err[-1500:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [], "a half-written folder was left beside data.path"
+
+
+def test_overwrite_replaces_the_whole_previous_run(tmp_path, tiny_data):
+    """resume.overwrite over a finished run through `seqcls run`: the previous run's outputs go before the new launch.sh
+    is written (the training then finds nothing to clear, so the new launch.sh stays), and nothing of the old run
+    outlives it: not its test predictions when the new run has no test split, not its train.log."""
+    run = tmp_path / "o" / "run" / "r"
+    run.mkdir(parents=True)
+    for name, text in (("run_info.json", '{"status": "finished"}'), ("metrics.json", "{}"), ("predictions-test.csv", "old"),
+                       ("train.log", "the old run's log"), ("launch.sh", "old"), ("notes.md", "the user's own")):
+        (run / name).write_text(text)
+    res = run_seqcls("run", TINY, "--quiet", "--dry-run", "--run-name", "r", *tiny_overrides(tmp_path / "o", tiny_data, "resume.overwrite=true", "data.test_split=null"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(p.name for p in run.iterdir()) == ["config.yml", "launch.sh", "notes.md", "report.ipynb"]
+    assert "seqcls.train" in (run / "launch.sh").read_text() and (run / "notes.md").read_text() == "the user's own"
+    from seqcls.persistence import output_dir_state
+    assert output_dir_state(run) == "empty"  # so the training process clears nothing: the new launch.sh stays
+
+
+def test_ordinary_files_that_crashed_prepare(tmp_path):
+    "A text column of numbers, JSON Lines whose labels mix numbers and names, labels with stray white space: all prepare."
+    _write(tmp_path, "num.csv", "text,label" + chr(10) + chr(10).join(f"{i},{'ab'[i % 2]}" for i in range(40)) + chr(10))
+    _write(tmp_path, "mixed.jsonl", "".join(json.dumps({"text": f"row {i}", "label": [1, "1", "x"][i % 3]}) + chr(10) for i in range(60)))
+    _write(tmp_path, "ws.csv", "text,label" + chr(10) + chr(10).join(f"row {i},{['spam', ' spam', 'ham '][i % 3]}" for i in range(60)) + chr(10))
+    for name, kind, classes in (("num.csv", "csv", 2), ("mixed.jsonl", "json", 2), ("ws.csv", "csv", 2)):
+        res = run_seqcls("prepare", TINY, "--set", f"data.path={tmp_path / name}.d", "--set", f"data.source.kind={kind}",
+                         "--set", f"data.source.train_file={tmp_path / name}")
+        assert res.returncode == 0 and f"{classes} classes" in res.stdout, (name, res.stderr[-1500:])
+    assert "merged into their stripped name" in res.stderr  # the white-space labels say what happened
+
+
+def test_predict_flags_and_outputs(tmp_path):
+    "A batch size that is not a positive number is a usage error (it scored everything as one class); Parquet into a new folder works."
+    d = _head3_run(tmp_path)
+    inp = _write(tmp_path, "in.csv", "text" + chr(10) + "hello there" + chr(10) + "bye" + chr(10))
+    for bad in ("0", "-3", "many"):
+        res = run_seqcls("predict", d, inp, "--batch-size", bad)
+        assert res.returncode == 2 and res.stderr.count(chr(10)) == 1 and "--batch-size" in res.stderr, res.stderr
+    res = run_seqcls("predict", d, inp, "--output", tmp_path / "new" / "folder" / "p.parquet")
+    assert res.returncode == 0, res.stderr[-1500:]
+    assert len(pd.read_parquet(tmp_path / "new" / "folder" / "p.parquet")) == 2
