@@ -6,14 +6,15 @@ Docs: https://github.com/seqcls/seqcls/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #0f3f04cd
 from __future__ import annotations
-import argparse, sys
+import argparse, sys, time
 from pathlib import Path
 
+from .console import say, setup_console
 from .errors import SeqclsError
 
 # %% auto #0
-__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path', 'cmd_run', 'cmd_predict',
-           'OneLineParser', 'build_parser', 'main']
+__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path', 'cmd_run', 'cmd_sweep',
+           'cmd_predict', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -90,15 +91,16 @@ def cmd_prepare(args) -> int:
     cfg = load_config(args.config, args.overrides)
     tokenizer = load_tokenizer(cfg.model)
     check_max_length(cfg.model, tokenizer, cfg.data.max_length)
+    t0 = time.time()
     dd = prepare_dataset(cfg, tokenizer, overwrite=args.overwrite)
-    print(f"prepared {cfg.data.path}: " + ", ".join(f"{s} {len(ds)}" for s, ds in dd.items())
-          + f"; {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
+    say(f"prepared {cfg.data.path} in {time.time() - t0:.0f} s: " + " · ".join(f"{s} {len(ds):,}" for s, ds in dd.items())
+        + f" · {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
     return 0
 
 def cmd_train(args) -> int:
     "Train one run in this process."
     from seqcls.train import main as train_main
-    return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)])
+    return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)] + (["--verbose"] if args.verbose else []))
 
 # %% ../nbs/90_cli.ipynb #42f612d6
 def run_notebook_path() -> Path:
@@ -115,24 +117,33 @@ def _user_error(name: str):
     return classes.get(name)
 
 def cmd_run(args) -> int:
-    "Execute the run notebook with papermill: run directory, launch.sh, training, report."
+    """Execute the run notebook with papermill: run directory, launch.sh, training, report. The terminal shows what the
+    notebook's cells print (the training's own lines and progress bar); `--verbose` adds papermill's cell log and
+    every log line of the training."""
     import logging, os
     from seqcls.launch import RunParameters, new_run_name, plan_run
     params = RunParameters.from_namespace(dict(config=args.config, overrides=args.overrides, run_name=args.run_name or new_run_name(),
                                                launcher=args.launcher, num_gpus=args.num_gpus, dry_run=args.dry_run))
+    from seqcls.config import load_config
+    cfg = load_config(args.config, args.overrides)
+    src = cfg.data.source.kind if cfg.data.source else cfg.data.path
+    say(f"run: {cfg.model.name_or_path} on {src} -> {cfg.output_dir / params.run_name}{' (dry run)' if params.dry_run else ''}")
     plan = plan_run(params)  # every user error surfaces here, before anything is written
+    if plan.nproc > 1 or plan.launcher != "python": say(f"launch: {plan.launcher}, {plan.nproc} processes per node")
     notebook = run_notebook_path()
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("papermill").setLevel(logging.INFO)
+    if args.verbose:
+        os.environ["SEQCLS_VERBOSE"] = "1"  # the kernel and the training processes inherit it
+        logging.getLogger("papermill").setLevel(logging.INFO)
     created = not plan.run_dir.exists()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     report = plan.run_dir / "report.ipynb"
-    print(f"run directory: {plan.run_dir} ({plan.launcher} x {plan.nproc}{', dry run' if params.dry_run else ''})", flush=True)
+    streams = {} if args.quiet or args.verbose else {"stdout_file": sys.stdout, "stderr_file": sys.stderr}  # cells' output only
     try:
-        pm.execute_notebook(str(notebook), str(report), parameters=params.model_dump(), cwd=os.getcwd(),
-                            progress_bar=not args.quiet, log_output=not args.quiet, kernel_name="python3")
+        pm.execute_notebook(str(notebook), str(report), parameters={**params.model_dump(), "inputs_checked": True}, cwd=os.getcwd(), kernel_name="python3",
+                            progress_bar=args.verbose, log_output=args.verbose, **streams,
+                            extra_arguments=[] if args.verbose else ["--IPKernelApp.log_level=ERROR"])  # no TCP warning at start
     except PapermillExecutionError as e:
         user = _user_error(e.ename)
         if user is not None:
@@ -143,19 +154,43 @@ def cmd_run(args) -> int:
         print(f"seqcls: training failed: {e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
         return 1
     if params.dry_run:
-        print(f"dry run: wrote {plan.run_dir / 'config.yml'} and {plan.run_dir / 'launch.sh'}")
+        say(f"dry run: wrote {plan.run_dir / 'config.yml'} and {plan.run_dir / 'launch.sh'}")
         return 0
     from seqcls.report import load_run, log_to_mlflow
     log_to_mlflow(plan.run_dir, [report])
     m = load_run(plan.run_dir)["metrics"]
     split = "test" if "test_f1_macro" in m else "eval" if "eval_f1_macro" in m else None
-    if split is None: print(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
+    if split is None: say(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
     elif f"{split}_tuned_f1_macro" in m:  # what `seqcls predict` gives: the decision rule tuned on validation
-        print(f"macro-F1 ({split}): {m[f'{split}_tuned_f1_macro']:.4f}   accuracy: {m[f'{split}_tuned_accuracy']:.4f}   "
-              f"(plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})")
-    else: print(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
-    print(f"report: {report}")
+        say(f"macro-F1 ({split}): {m[f'{split}_tuned_f1_macro']:.4f}   accuracy: {m[f'{split}_tuned_accuracy']:.4f}   "
+            f"(plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})")
+    else: say(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
+    say(f"report: {report}")
     return 0
+
+def cmd_sweep(args) -> int:
+    """`seqcls sweep CONFIG --grid KEY=V1,V2 ...`: every combination x seed as a run, then the comparison report;
+    `seqcls sweep report DIR`: the report again. Exit 1 when a member failed (the others still ran)."""
+    from seqcls.sweep import Sweep, plan_sweep, run_sweep, write_comparison
+    from seqcls.launch import visible_gpus
+    if args.config == "report":
+        if not args.dir: raise SeqclsError("seqcls sweep report DIR: give the sweep's folder (<output_dir>/<sweep name>)")
+        paths = write_comparison(Sweep.load(args.dir).dir)
+        say(f"comparison: {paths[0]}")
+        return 0
+    if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
+    if not args.grid: raise SeqclsError("seqcls sweep: give at least one --grid KEY=V1,V2,...")
+    gpus = visible_gpus()
+    sweep = plan_sweep(args.config, args.grid, args.seeds, args.overrides, args.name, args.parallel, args.num_gpus, gpus,
+                       check=not args.dry_run)  # every value checked before anything is written
+    if args.dry_run:
+        for m in sweep.members: say(f"{m.state:<8} {m.name}")
+        say(f"dry run: {len(sweep.members)} runs in {sweep.dir}, {sweep.parallel} at a time; nothing written")
+        return 0
+    run_sweep(sweep, gpus)
+    failed = [m for m in sweep.members if m.state == "failed"]
+    for m in failed: print(f"seqcls: error: sweep member {m.name} failed: {m.error} (log: {sweep.dir / 'logs' / (m.name + '.log')})", file=sys.stderr)
+    return 1 if failed else 0
 
 def cmd_predict(args) -> int:
     "Predict a CSV/JSONL/Parquet file with a trained run or model."
@@ -209,6 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--dry-run", action="store_true", help="write config.yml and launch.sh, do not train")
     rn.add_argument("--quiet", action="store_true", help="no progress display or streamed output")
     rn.set_defaults(func=cmd_run)
+    for sp in (pr, tr, rn):
+        sp.add_argument("--verbose", action="store_true", help="every log line on the terminal (by default they go to the run's train.log)")
+
+    sw = sub.add_parser("sweep", help="runs over a grid of config values x seeds, then a comparison report (`sweep report DIR`: the report again)")
+    sw.add_argument("config", help="YAML config file (or `report`, then the sweep's folder)")
+    sw.add_argument("dir", nargs="?", help=argparse.SUPPRESS)
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="a config key and its values (repeatable: the product is swept)")
+    sw.add_argument("--seeds", default=None, metavar="S1,S2,...", help="seeds for every setting (default: the config's seed)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="an override for every run")
+    sw.add_argument("--name", default=None, help="the sweep's folder under training_args.output_dir (default: sweep-<timestamp>); repeat it to continue a sweep")
+    sw.add_argument("--parallel", default="auto", help="runs at a time: auto (one per GPU group; 1 on a CPU) or a number")
+    sw.add_argument("--num-gpus", type=_positive_int, default=1, help="GPUs per run")
+    sw.add_argument("--dry-run", action="store_true", help="list the runs; write nothing")
+    sw.set_defaults(func=cmd_sweep)
 
     pd_ = sub.add_parser("predict", help="predict a CSV/JSONL/Parquet file with a trained run")
     pd_.add_argument("model", metavar="RUN_OR_MODEL_DIR", help="a run directory or its model/ folder")
@@ -221,9 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
+    import os, time
+    os.environ.setdefault("SEQCLS_T0", str(time.time()))  # the training logs how long its first step took from here
     args = build_parser().parse_args(argv)
     from seqcls.errors import raise_on_sigterm
-    raise_on_sigterm()  # SIGTERM runs the same clean-ups as Ctrl-C (no half-written dataset or output file)
+    raise_on_sigterm()
+    setup_console(verbose=getattr(args, "verbose", False))  # lines for people; library chatter stays out of the terminal  # SIGTERM runs the same clean-ups as Ctrl-C (no half-written dataset or output file)
     try: return args.func(args)
     except SeqclsError as e:
         print(f"seqcls: error: {e}", file=sys.stderr)

@@ -187,6 +187,7 @@ class TrackingConfig(Section):
     uri: str | None = Field(None, description="Tracking URI; null: sqlite:///<output_dir's parent>/mlflow.db.")
     experiment: str = Field("seqcls", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="MLflow run name; null: the output directory's name.")
+    parent_run_id: str | None = Field(None, description="An MLflow run this run is recorded under as a child (a sweep sets it for its members).")
 
 class BudgetConfig(Section):
     "How long to train and in what batches, from the size of the training data (see `seqcls.budget`)."

@@ -6,9 +6,9 @@ Docs: https://github.com/seqcls/seqcls/launch.html.md"""
 
 # %% ../nbs/70_launch.ipynb #ad9e7b4a
 from __future__ import annotations
-import os, shlex, shutil, subprocess, sys
+import collections, os, re, shlex, shutil, subprocess, sys
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -16,9 +16,9 @@ from .config import RunConfig, load_config
 from .errors import ConfigError
 
 # %% auto #0
-__all__ = ['Launcher', 'PASS_ENV', 'visible_gpus', 'choose_launcher', 'launch_command', 'write_launch_script', 'run_launch',
-           'RunParameters', 'new_run_name', 'RunPlan', 'plan_run', 'write_run_dir', 'training_error',
-           'discard_untrained_run']
+__all__ = ['Launcher', 'PASS_ENV', 'LAUNCHER_CHATTER', 'visible_gpus', 'choose_launcher', 'launch_command', 'write_launch_script',
+           'LaunchResult', 'run_launch', 'RunParameters', 'new_run_name', 'RunPlan', 'plan_run', 'write_run_dir',
+           'training_error', 'discard_untrained_run']
 
 # %% ../nbs/70_launch.ipynb #d563c75c
 Launcher = Literal["auto", "deepspeed", "torchrun", "python"]
@@ -85,16 +85,36 @@ def write_launch_script(run_dir: str | Path, cmd: list[str], cwd: str | Path | N
     path.chmod(0o755)
     return path
 
-def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] = print) -> int:
-    "Run a launch script, streaming its output lines to `echo` and `log_file`; returns the exit code."
+# the launchers' own INFO lines ("[2026-11-26 02:24:08,463] [INFO] [launch.py:253:...]"): for the log, not the terminal
+LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(INFO|DEBUG)\] \[[\w.]+:\d+:")
+
+class LaunchResult(NamedTuple):
+    "How a launch ended: the exit code and the last lines it printed (for the error message)."
+    returncode: int
+    tail: list[str]
+
+def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] | None = None) -> LaunchResult:
+    """Run a launch script with its output shown as it comes (a progress bar redraws in place; `echo` gets text, by
+    default the terminal), the launchers' own INFO chatter written to `log_file` instead."""
+    echo = echo or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     log = open(log_file, "a", encoding="utf-8") if log_file else None
     proc = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tail, pending = collections.deque(maxlen=40), ""
     try:
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n").split("\r")[-1]  # a progress bar's latest state
-            if log: log.write(line + "\n"); log.flush()
-            if line.strip(): echo(line)
-        return proc.wait()
+        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            pending += chunk.decode("utf-8", "replace")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                shown = line.split("\r")[-1]
+                if shown.strip(): tail.append(shown)
+                if LAUNCHER_CHATTER.match(shown):
+                    if log: log.write(shown + "\n"); log.flush()
+                else: echo(line + "\n")
+            if "\r" in pending:  # a progress bar's redraw: show it now, not at the end of its line
+                done, pending = pending.rsplit("\r", 1)
+                echo(done + "\r")
+        if pending: echo(pending); tail.append(pending.split("\r")[-1])
+        return LaunchResult(proc.wait(), list(tail))
     except BaseException:  # interrupted: stop the training too, and say how it ended
         proc.terminate()
         try: proc.wait(timeout=30)
@@ -113,6 +133,7 @@ class RunParameters(BaseModel):
     launcher: Launcher = Field("auto", description="auto | deepspeed | torchrun | python.")
     num_gpus: int | Literal["auto"] = Field("auto", description="Processes per node: auto or a number.")
     dry_run: bool = Field(False, description="Write config.yml and launch.sh, do not train.")
+    inputs_checked: bool = Field(False, description="The data and model were checked already (`seqcls run` does it before it starts the notebook).")
 
     @field_validator("run_name")
     @classmethod
@@ -160,7 +181,7 @@ def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool 
     cfg = load_config(params.config, [*params.overrides, f"training_args.output_dir={run_dir}"])
     check_output_dir(cfg)
     launcher, nproc = choose_launcher(cfg, params.launcher, params.num_gpus, gpus)
-    if check_inputs if check_inputs is not None else not params.dry_run:
+    if check_inputs if check_inputs is not None else not (params.dry_run or params.inputs_checked):
         from seqcls.train import check_inputs as check  # prepares data.path when missing (not the run directory)
         check(cfg, world_size=nproc * (cfg.launch.num_nodes or 1))
     return RunPlan(params=params, cfg=cfg, run_dir=run_dir, launcher=launcher, nproc=nproc,
@@ -178,15 +199,13 @@ def write_run_dir(plan: RunPlan) -> Path:
 
 _PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts
 
-def training_error(run_dir: str | Path, returncode: int) -> Exception:
+def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
     user error (exit 2: a ConfigError) or on SIGTERM (143: TrainingInterrupted), else a RuntimeError pointing at the log."""
     from seqcls.errors import ConfigError, TrainingInterrupted
-    log = Path(run_dir) / "train.log"
-    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
-    said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(lines) if "seqcls: error: " in l), None)
-    if said and returncode in (2, 143): return (ConfigError if returncode == 2 else TrainingInterrupted)(said)
-    return RuntimeError(f"training failed (exit code {returncode}); see {log}")
+    said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(result.tail) if "seqcls: error: " in l), None)
+    if said and result.returncode in (2, 143): return (ConfigError if result.returncode == 2 else TrainingInterrupted)(said)
+    return RuntimeError(f"training failed (exit code {result.returncode}); see {Path(run_dir) / 'train.log'}")
 
 def discard_untrained_run(run_dir: str | Path) -> bool:
     "Remove a run directory in which nothing was trained (only the files written before training); True when removed."

@@ -87,7 +87,7 @@ def resolve_resume_checkpoint(cfg: RunConfig) -> str | None:
         for p in reversed(list_checkpoints(cfg.output_dir)):
             why = checkpoint_problem(p)
             if why is None: return str(p)
-            warnings.warn(f"resume: skipping {p}: {why}")
+            log.warning(f"resume: skipping {p}: {why}")
         return None
     p = Path(ck) if Path(ck).exists() else cfg.output_dir / ck
     why = checkpoint_problem(p)

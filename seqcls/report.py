@@ -182,7 +182,7 @@ def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
 # %% ../nbs/80_report.ipynb #272bab8a
 def log_to_mlflow(run_dir: str | Path, paths) -> bool:
     "Upload files to the run's MLflow run; True when they were logged."
-    import warnings
+    import logging
     from seqcls.tracking import read_run_record
     rec = read_run_record(run_dir)
     if rec is None: return False
@@ -193,5 +193,5 @@ def log_to_mlflow(run_dir: str | Path, paths) -> bool:
             if p.is_file(): client.log_artifact(rec["run_id"], str(p))
         return True
     except Exception as e:  # a tracking outage must not fail the report
-        warnings.warn(f"MLflow tracking skipped: could not upload the report to {rec['tracking_uri']} ({type(e).__name__})")
+        logging.getLogger("seqcls.report").warning(f"MLflow tracking skipped: could not upload the report to {rec['tracking_uri']} ({type(e).__name__})")
         return False

@@ -45,7 +45,8 @@ class NullTracker:
     "Does nothing: tracking disabled, or not rank 0."
     run_id = None
     active = False
-    def start(self, resume: bool = False): return self
+    def start(self, resume: bool = False, log_config: bool = True): return self
+    def log_params(self, params: dict): pass
     def log_metrics(self, metrics: dict, step: int | None = None): pass
     def log_artifacts(self, paths): pass
     def finish(self, status: str = "FINISHED"): pass
@@ -56,6 +57,7 @@ class MlflowTracker(NullTracker):
     def __init__(self, cfg: RunConfig):
         self.cfg, self.uri = cfg, tracking_uri(cfg)
         self.run_id, self.active, self.client = None, False, None
+        self.run_file = cfg.output_dir / RUN_FILE  # where the run id is kept, for a resume and for the report
 
     def _call(self, what: str, fn, *args, **kwargs):
         if self.client is None: return None
@@ -64,14 +66,16 @@ class MlflowTracker(NullTracker):
 
     def _skip(self, what: str, e: Exception) -> None:
         self.client, self.active = None, False
-        warnings.warn(f"MLflow tracking skipped: {what} failed at {self.uri} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
+        log.warning(f"MLflow tracking skipped: {what} failed at {self.uri} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
                       f"training continues and metrics are written to {self.cfg.metrics_path}")
 
-    def start(self, resume: bool = False):
+    def start(self, resume: bool = False, log_config: bool = True):
         "Create the run (or continue the recorded one when resuming) and log the flattened config as params."
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         from mlflow.tracking import MlflowClient
+        from seqcls.console import adopt
+        adopt("mlflow", "alembic")  # MLflow prints through its own handler; its INFO lines belong in the log file
         try: self.client = MlflowClient(tracking_uri=self.uri)  # a sqlite store is opened (and may be locked) here
         except Exception as e: return self._skip("opening the store", e) or self
         prev = self._recorded_run() if resume else None
@@ -80,13 +84,15 @@ class MlflowTracker(NullTracker):
             self._call("resuming the run", self.client.update_run, prev, status="RUNNING")
         else:
             exp = self._call("opening the experiment", self._experiment_id)
+            tags = {"seqcls.output_dir": str(self.cfg.output_dir.resolve())}
+            if self.cfg.tracking.parent_run_id: tags["mlflow.parentRunId"] = self.cfg.tracking.parent_run_id  # a sweep's member
             run = self._call("creating the run", lambda: self.client.create_run(exp, run_name=self.cfg.tracking.run_name or self.cfg.output_dir.name,
-                                                                               tags={"seqcls.output_dir": str(self.cfg.output_dir.resolve())})) if exp else None
+                                                                               tags=tags)) if exp else None
             self.run_id = run.info.run_id if run else None
         if self.client is None or self.run_id is None: return self
         self.active = True
         self._record_run()
-        self._log_params()
+        if log_config: self._log_params()
         return self
 
     def _experiment_id(self) -> str:
@@ -95,14 +101,14 @@ class MlflowTracker(NullTracker):
         return self.client.create_experiment(self.cfg.tracking.experiment, artifact_location=artifact_location(self.uri))
 
     def _recorded_run(self) -> str | None:
-        f = self.cfg.output_dir / RUN_FILE
+        f = self.run_file
         if not f.is_file(): return None
         d = json.loads(f.read_text())
         return d["run_id"] if d.get("tracking_uri") == self.uri else None
 
     def _record_run(self):
         from seqcls.persistence import atomic_write_json
-        atomic_write_json(self.cfg.output_dir / RUN_FILE, {"tracking_uri": self.uri, "run_id": self.run_id,
+        atomic_write_json(self.run_file, {"tracking_uri": self.uri, "run_id": self.run_id,
                                                            "experiment": self.cfg.tracking.experiment})
 
     def _log_params(self):
@@ -116,6 +122,13 @@ class MlflowTracker(NullTracker):
         for i in range(0, len(new), 100):  # MLflow takes at most 100 params per batch
             self._call("logging params", self.client.log_batch, self.run_id, params=new[i:i + 100])
         for k, v in changed.items(): self._call("tagging changed params", self.client.set_tag, self.run_id, k, v)
+
+    def log_params(self, params: dict):
+        "Log parameters (strings, at most 6,000 characters each)."
+        if not self.active: return
+        from mlflow.entities import Param
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100): self._call("logging params", self.client.log_batch, self.run_id, params=items[i:i + 100])
 
     def log_metrics(self, metrics: dict, step: int | None = None):
         "Log the numeric entries of `metrics` at `step`."
@@ -174,7 +187,7 @@ def end_failed_job(run_dir) -> str | None:
     if rec is None: return None
     try: return end_running_run(rec, "FAILED")
     except Exception as e:
-        warnings.warn(f"MLflow tracking skipped: could not mark the run FAILED at {rec['tracking_uri']} ({type(e).__name__})")
+        log.warning(f"MLflow tracking skipped: could not mark the run FAILED at {rec['tracking_uri']} ({type(e).__name__})")
         return None
 
 def make_tracker(cfg: RunConfig):

@@ -6,7 +6,7 @@ Docs: https://github.com/seqcls/seqcls/train.html.md"""
 
 # %% ../nbs/60_train.ipynb #15b60dcb
 from __future__ import annotations
-import argparse, logging, os, shlex, sys, warnings
+import argparse, logging, os, shlex, sys, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from .budget import Budget, budget_for
 from .config import RunConfig, load_config
+from .console import attach_log_file, say, setup_console
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
@@ -26,7 +27,7 @@ from .model import (apply_lora, check_max_length, check_model, compile_layers, f
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .trainer import (DeferredReweighting, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, SeqclsTrainer, ThroughputMeter,
+from .trainer import (DeferredReweighting, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, SeqclsTrainer, ThroughputMeter, quiet_trainer,
                             WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
                             compute_metrics, logit_adjustment_offsets)
 from .weights import build_class_weights
@@ -36,7 +37,7 @@ log = logging.getLogger("seqcls")
 # %% auto #0
 __all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_loss', 'build_trainer',
            'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs', 'ensure_prepared',
-           'check_inputs', 'train', 'parse_args', 'setup_logging', 'main']
+           'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -81,7 +82,8 @@ def prepare_model(cfg: RunConfig, art: Artifacts):
     if cfg.model.compile_layers: log.info(f"compiled {compile_layers(model)} transformer layers (regional, dynamic shapes)")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    log.info(f"model: {type(model).__name__}, {total / 1e6:.1f} M parameters, {trainable / 1e6:.2f} M trainable")
+    say(f"model: {cfg.model.name_or_path} ({type(model).__name__}, {total / 1e6:.1f} M parameters, {trainable / 1e6:.2f} M trained"
+        + (", LoRA" if cfg.lora.enabled else "") + (", random initial weights" if cfg.model.random_init else "") + ")")
     return model
 
 # %% ../nbs/60_train.ipynb #0d5df3a9
@@ -115,6 +117,7 @@ def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments
                       processing_class=art.tokenizer, data_collator=build_collator(art.tokenizer, cfg.data),
                       compute_metrics=compute_metrics, compute_loss_func=loss, callbacks=callbacks)
     trainer.callback_handler.callbacks.insert(0, GpuMemoryCallback())  # first, so every logger sees the memory figures
+    quiet_trainer(trainer)  # one progress bar and a line per evaluation instead of the Trainer's printed dicts
     return trainer
 
 # %% ../nbs/60_train.ipynb #eae1ef72
@@ -157,6 +160,8 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     if mem is not None and mem.peak_gib is not None: metrics["gpu_mem_peak_gib"] = round(mem.peak_gib, 3)
     metrics["class_weights"] = art.label_info()["class_weights"]
     metrics["train_counts"] = art.train_counts.tolist()
+    if "eval" in final.predictions:  # a class absent here is one that checkpoint selection and decision tuning cannot see
+        metrics["eval_counts"] = np.bincount(final.predictions["eval"][1], minlength=art.num_labels).tolist()
     metrics["world_size"] = get_world_size()
     return final
 
@@ -172,7 +177,7 @@ def decide(cfg: RunConfig, art: Artifacts, final: FinalEval) -> Decision:
         tuned = compute_metrics(EvalPrediction(predictions=decision.apply(logits), label_ids=labels))
         final.metrics.update({f"{name}_tuned_{m}": v for m, v in tuned.items()})
     final.metrics["decision"] = decision.to_dict()
-    log.info(f"decision rule: {decision.describe()}")
+    if decision.method != "argmax": say(f"decision rule: {decision.describe()}")
     return decision
 
 # %% ../nbs/60_train.ipynb #da2fecb6
@@ -208,10 +213,12 @@ def ensure_prepared(cfg: RunConfig) -> None:
     if Path(cfg.data.path).exists() or cfg.data.source is None: return
     if get_world_size() > 1:
         raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist; run `seqcls prepare CONFIG` before a multi-process launch")
-    log.info(f"preparing {cfg.data.path} from data.source ({cfg.data.source.kind})")
     tokenizer = load_tokenizer(cfg.model)
     check_max_length(cfg.model, tokenizer, cfg.data.max_length)
-    prepare_dataset(cfg, tokenizer)
+    t0 = time.time()
+    dd = prepare_dataset(cfg, tokenizer)
+    say(f"prepared {cfg.data.path} from {cfg.data.source.kind} in {time.time() - t0:.0f} s: "
+        + " · ".join(f"{s} {len(ds):,}" for s, ds in dd.items()))
 
 def check_inputs(cfg: RunConfig, world_size: int = 1) -> Artifacts:
     """Everything checkable before a launch, in one process and without loading weights: the checkpoint to resume, data
@@ -229,8 +236,10 @@ def train(cfg: RunConfig) -> dict:
     resume_from = resolve_resume_checkpoint(cfg)
     ensure_prepared(cfg)
     art = load_artifacts(cfg)
+    say(f"data: {cfg.data.path}: " + " · ".join(f"{'validation' if s == 'eval' else s} {len(ds):,}" for s, ds in art.splits.items())
+        + f" · {art.num_labels} classes, {art.train_counts.max():,} to {art.train_counts.min():,} training examples each")
     budget = budget_for(cfg, example_lengths(art.splits["train"]), get_world_size())
-    log.info(f"budget: {budget.reason}")
+    say(f"budget: {budget.reason}")
     args = build_training_arguments(cfg, create_output_dir=False, overrides=budget.training_args())  # before the model: ZeRO-3 then partitions it at load
     args.device  # sets up the process group now (TrainingArguments does it lazily)
     if cfg.deepspeed is not None and get_world_size() > 1:
@@ -240,6 +249,7 @@ def train(cfg: RunConfig) -> dict:
     trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
     if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    if is_rank_zero(): attach_log_file(cfg.output_dir / "train.log")  # what was logged so far waited in memory
     barrier()
     tracker.start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
     try:
@@ -262,26 +272,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--local_rank", "--local-rank", dest="local_rank", type=int, default=None, help="set by the DeepSpeed launcher")
     p.add_argument("--rank", type=int, default=None, help="global rank (else from the environment)")
     p.add_argument("--world_size", "--world-size", dest="world_size", type=int, default=None, help="number of processes (else from the environment)")
+    p.add_argument("--verbose", action="store_true", help="every log line on the terminal (also: SEQCLS_VERBOSE=1)")
     return p.parse_args(argv)
 
-def setup_logging() -> None:
-    "INFO logs on rank 0, warnings and errors only on the other ranks."
-    import datasets, transformers
-    level = logging.INFO if is_rank_zero() else logging.WARNING
-    logging.basicConfig(level=level, format=f"[rank {get_rank()}] %(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", force=True)
-    transformers.utils.logging.set_verbosity(logging.WARNING)
-    datasets.utils.logging.set_verbosity(logging.WARNING)
-    datasets.disable_progress_bars()
-    logging.captureWarnings(True)  # warnings (e.g. "MLflow tracking skipped") as one log line each, without the source line
-    warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"{category.__name__}: {message}"
-    if not is_rank_zero(): warnings.filterwarnings("ignore")
+def console_summary(metrics: dict, output_dir: Path) -> list[str]:
+    "The final lines for the terminal: accuracy and F1 per split (and with the tuned decision rule), where the outputs are."
+    rows = [(f"{'validation' if s == 'eval' else s}{', tuned' if t else ''}", s + t) for s in ("eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in metrics]
+    if not rows: return [f"finished: no evaluation or test split; outputs in {output_dir}"]
+    w = max(len(r[0]) for r in rows)
+    lines = [f"{'':{w}}  accuracy  macro-F1  weighted-F1"]
+    lines += [f"{name:{w}}  {metrics[k + '_accuracy']:8.4f}  {metrics[k + '_f1_macro']:8.4f}  {metrics[k + '_f1_weighted']:11.4f}" for name, k in rows]
+    return lines + [f"outputs: {output_dir}"]
 
 def main(argv=None) -> int:
     "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 1 on a crash."
     args = parse_args(argv)
     for flag, env in (("local_rank", "LOCAL_RANK"), ("rank", "RANK"), ("world_size", "WORLD_SIZE")):
         if getattr(args, flag) is not None and env not in os.environ: os.environ[env] = str(getattr(args, flag))
-    setup_logging()
+    setup_console(verbose=args.verbose or os.environ.get("SEQCLS_VERBOSE") == "1", rank_zero=is_rank_zero(), rank=get_rank())
+    warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"{category.__name__}: {message}"
+    if not is_rank_zero(): warnings.filterwarnings("ignore")
     raise_on_sigterm()  # outside training too (preparing data, saving), SIGTERM cleans up as Ctrl-C does
     code, finished = 0, False
     try:
@@ -289,13 +299,14 @@ def main(argv=None) -> int:
         set_seed(cfg.seed)
         metrics = train(cfg)
         if is_rank_zero():
-            shown = {k: round(metrics[k], 4) for k in ("eval_accuracy", "eval_f1_macro", "test_accuracy", "test_f1_macro",
-                                                       "test_tuned_accuracy", "test_tuned_f1_macro") if k in metrics}
-            log.info(f"finished: {shown}; outputs in {cfg.output_dir}")
+            for line in console_summary(metrics, cfg.output_dir): say(line)
         finished = True
     except SeqclsError as e:
         if is_rank_zero(): print(f"seqcls: error: {e}", file=sys.stderr)
+        log.info(f"error: {e}")  # into train.log too, when the run directory exists
         code = e.exit_code
+    except BaseException:
+        log.exception("training crashed"); raise
     finally:
         # only a rank that finished waits for the others; after any failure (an error, or a crash still propagating)
         # the others may never reach a barrier, so exit and let the launcher stop them

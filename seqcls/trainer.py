@@ -6,7 +6,7 @@ Docs: https://github.com/seqcls/seqcls/trainer.html.md"""
 
 # %% ../nbs/40_trainer.ipynb #1f25e97c
 from __future__ import annotations
-import copy, logging
+import copy, logging, os, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'WeightedCrossEntropy', 'logit_adjustment_offsets', 'compute_metrics', 'classification_details',
            'GpuMemoryCallback', 'ThroughputMeter', 'normalize_report_to', 'merge_deepspeed', 'build_training_arguments',
-           'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer', 'GracefulStop', 'DeferredReweighting',
-           'LaterOnTies', 'EarlyStopping']
+           'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer', 'GracefulStop', 'ConsoleProgress',
+           'quiet_trainer', 'DeferredReweighting', 'LaterOnTies', 'EarlyStopping']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
@@ -179,8 +179,9 @@ def merge_deepspeed(ds: dict, ta: dict) -> dict:
 def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True, overrides: dict | None = None) -> TrainingArguments:
     """TrainingArguments from the config: training_args (+ `overrides`, e.g. a `Budget`'s) + seed + DeepSpeed, report_to as a
     list, seqcls's defaults for what is left unset, output_dir created."""
-    ta = no_sync_defaults({**cfg.training_args, **(overrides or {})})
-    ta = selection_defaults(ta, cfg.data.eval_split is not None)
+    ta = {**cfg.training_args, **(overrides or {})}
+    if not torch.cuda.is_available(): ta.setdefault("dataloader_pin_memory", False)  # nothing to pin for; torch warns at every loader
+    ta = selection_defaults(no_sync_defaults(ta), cfg.data.eval_split is not None)
     ta["seed"] = cfg.seed
     ta["report_to"] = normalize_report_to(ta.get("report_to"))
     if cfg.deepspeed is not None: ta["deepspeed"] = merge_deepspeed(cfg.deepspeed, ta)
@@ -287,6 +288,59 @@ class GracefulStop(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
             control.should_evaluate = False  # under save_strategy "best" an evaluation would decide the save instead
+
+# %% ../nbs/40_trainer.ipynb #cfe0cc84
+from .console import say
+
+class ConsoleProgress(TrainerCallback):
+    "One progress bar (loss, last validation macro-F1) and one line per evaluation on the terminal; the Trainer's logs to the log file."
+
+    def __init__(self): self.bar, self.postfix = None, {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and not args.disable_tqdm:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="training", unit="step", dynamic_ncols=True,
+                            file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if not getattr(self, "_started", False) and state.is_world_process_zero:
+            self._started = True
+            t0 = float(os.environ.get("SEQCLS_T0", "nan"))  # set by the seqcls command that started this run
+            if t0 == t0: log.info(f"first training step {time.time() - t0:.1f} s after the seqcls command started")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None: self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs: return
+        log.info(f"step {state.global_step}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in logs.items()))  # the file keeps every log
+        if "loss" in logs: self._show(loss=_fmt(logs["loss"]))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics: return
+        when = f"epoch {state.epoch:.0f}" if args.eval_strategy == "epoch" else f"step {state.global_step}"
+        parts = [f"{name} {_fmt(metrics[k])}" for k, name in (("eval_loss", "loss"), ("eval_accuracy", "accuracy"), ("eval_f1_macro", "macro-F1")) if k in metrics]
+        line = f"{when}: validation " + " · ".join(parts)
+        if self.bar is not None: self.bar.write(line, file=sys.stderr); log.info(line)  # above the bar; the log keeps it too
+        else: say(line)
+        if "eval_f1_macro" in metrics: self._show(**{"val macro-F1": _fmt(metrics["eval_f1_macro"])})
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None: self.bar.close(); self.bar = None
+
+    def _show(self, **kv):
+        self.postfix.update(kv)
+        if self.bar is not None: self.bar.set_postfix(self.postfix, refresh=False)
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+def quiet_trainer(trainer) -> None:
+    "Swap the Trainer's own progress and printer callbacks for `ConsoleProgress`."
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    for cb in (ProgressCallback, PrinterCallback): trainer.remove_callback(cb)
+    trainer.add_callback(ConsoleProgress())
 
 # %% ../nbs/40_trainer.ipynb #d63531bb
 import math

@@ -16,7 +16,7 @@ from .errors import ConfigError, DataError
 # %% auto #0
 __all__ = ['REFERENCE_ALPHA_COLORS', 'HIGHLIGHT_COLOR', 'NO_MIN', 'NO_MAX', 'class_counts', 'raw_class_weights', 'fit_mean_one',
            'build_class_weights', 'weights_table', 'caps_text', 'alpha_color', 'spread_labels', 'plot_class_weights',
-           'frequency_axis', 'explorer_caps', 'explorer_caption', 'draw_explorer', 'weights_explorer']
+           'frequency_axis', 'explorer_caps', 'explorer_caption', 'draw_explorer', 'weights_explorer', 'sweep_command']
 
 # %% ../nbs/10_weights.ipynb #e1922482
 def _as_int_array(labels) -> np.ndarray:
@@ -247,3 +247,16 @@ def weights_explorer(counts, names: Sequence[str] | None = None, scheme: str = "
         alpha=widgets.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.05, description=f"alpha (0 = uniform, 1 = full {full})", **look),
         weight_min=widgets.FloatSlider(value=NO_MIN, min=NO_MIN, max=1.0, step=0.05, description=f"weight_min ({NO_MIN:g} = off: no minimum)", **look),
         weight_max=widgets.FloatSlider(value=NO_MAX, min=1.0, max=NO_MAX, step=0.5, description=f"weight_max ({NO_MAX:g} = off: no maximum)", **look))
+
+# %% ../nbs/10_weights.ipynb #3765b421
+def sweep_command(config: str,                   # the config the sweep's runs start from
+                  alpha: float,                  # the explorer's alpha
+                  weight_min: float | None = None, weight_max: float | None = None,  # the explorer's caps (None: off)
+                  step: float = 0.25,            # alpha's step either side
+                  seeds: str = "0,1,2") -> str:  # seeds of every setting: the spread tells noise from a difference
+    "The `seqcls sweep` command around an explorer setting."
+    import shlex
+    alphas = sorted({round(max(0.0, alpha + d), 4) for d in (-step, 0.0, step)})
+    cap = lambda v: "null" if v is None else f"{v:g}"
+    return (f"seqcls sweep {shlex.quote(str(config))} --grid loss.alpha={','.join(f'{a:g}' for a in alphas)} --seeds {seeds} "
+            f"--set loss.class_weights=true --set loss.weight_min={cap(weight_min)} --set loss.weight_max={cap(weight_max)}")

@@ -1,9 +1,25 @@
 "The CLI contract: exit 0 on success; on a user error one line on stderr, no traceback, exit 2."
 import shutil, subprocess, sys, zipfile
 
+import pytest
 import yaml
 
 from conftest import ROOT
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """The CLI in this process (no 5-second interpreter start per call): a CompletedProcess-like result. The real-process
+    contract (one line on stderr, exit 2) is spot-checked by the `seqcls` fixture's tests below and in test_reliability."""
+    from seqcls.cli import main
+    monkeypatch.chdir(ROOT)
+    def run(*args):
+        capsys.readouterr()
+        try: code = main([str(a) for a in args])
+        except SystemExit as e: code = e.code  # argparse's usage errors
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+    return run
 
 
 def assert_user_error(res, *fragments):
@@ -15,18 +31,18 @@ def assert_user_error(res, *fragments):
     for f in fragments: assert f in lines[0], (f, lines[0])
 
 
-def test_every_shipped_config_validates(seqcls):
+def test_every_shipped_config_validates(cli):
     configs = sorted((ROOT / "configs").glob("*.yml"))
     assert configs, "no configs shipped"
     for c in configs:
-        res = seqcls("config", "check", c)
+        res = cli("config", "check", c)
         assert res.returncode == 0, (c, res.stderr)
         resolved = yaml.safe_load(res.stdout)
         assert resolved["training_args"]["output_dir"], c
 
 
-def test_config_check_prints_resolved_yaml_with_overrides(seqcls):
-    res = seqcls("config", "check", "configs/default.yml", "--set", "training_args.learning_rate=3e-5", "--set", "loss.alpha=1")
+def test_config_check_prints_resolved_yaml_with_overrides(cli):
+    res = cli("config", "check", "configs/default.yml", "--set", "training_args.learning_rate=3e-5", "--set", "loss.alpha=1")
     assert res.returncode == 0, res.stderr
     resolved = yaml.safe_load(res.stdout)
     assert resolved["training_args"]["learning_rate"] == 3e-5
@@ -55,9 +71,9 @@ def test_missing_config_file(seqcls, tmp_path):
     assert_user_error(seqcls("config", "check", tmp_path / "nope.yml"), "nope.yml", "not found")
 
 
-def test_weights_table_from_the_packaged_trec6(seqcls, tmp_path):
+def test_weights_table_from_the_packaged_trec6(cli, tmp_path):
     png = tmp_path / "w.png"
-    res = seqcls("weights", "configs/default.yml", "--plot", png)
+    res = cli("weights", "configs/default.yml", "--plot", png)
     assert res.returncode == 0, res.stderr
     rows = [l.split() for l in res.stdout.splitlines()[2:8]]
     assert [r[0] for r in rows] == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
@@ -67,39 +83,40 @@ def test_weights_table_from_the_packaged_trec6(seqcls, tmp_path):
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_weights_with_counts_and_bad_counts(seqcls):
-    res = seqcls("weights", "configs/default.yml", "--counts", "1000,10", "--set", "loss.weight_max=1.5")
+def test_weights_with_counts_and_bad_counts(cli):
+    res = cli("weights", "configs/default.yml", "--counts", "1000,10", "--set", "loss.weight_max=1.5")
     assert res.returncode == 0, res.stderr
     w = [float(l.split()[3]) for l in res.stdout.splitlines()[2:4]]
     assert abs(w[1] - 1.5) < 1e-4 and abs(sum(w) / 2 - 1) < 1e-4  # capped and still mean 1
-    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "10,x"), "--counts")
-    assert_user_error(seqcls("weights", "configs/default.yml", "--set", "loss.weight_min=3"), "loss.weight_min")
-    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "5,10", "--plot", "w.foo"), "--plot w.foo", ".png")
-    assert_user_error(seqcls("weights", "configs/default.yml", "--counts", "5,10", "--plot", "/proc/no/w.png"), "--plot /proc/no/w.png", "cannot write")
+    assert_user_error(cli("weights", "configs/default.yml", "--counts", "10,x"), "--counts")
+    assert_user_error(cli("weights", "configs/default.yml", "--set", "loss.weight_min=3"), "loss.weight_min")
+    assert_user_error(cli("weights", "configs/default.yml", "--counts", "5,10", "--plot", "w.foo"), "--plot w.foo", ".png")
+    assert_user_error(cli("weights", "configs/default.yml", "--counts", "5,10", "--plot", "/proc/no/w.png"), "--plot /proc/no/w.png", "cannot write")
 
 
-def test_weights_count_the_rows_training_uses(seqcls):
+def test_weights_count_the_rows_training_uses(cli):
     "With data.max_train_samples the table counts the first N training rows, as training does."
-    res = seqcls("weights", "configs/default.yml", "--set", "data.max_train_samples=300")
+    res = cli("weights", "configs/default.yml", "--set", "data.max_train_samples=300")
     assert res.returncode == 0, res.stderr
     assert "first 300 (data.max_train_samples)" in res.stdout.splitlines()[0]
     assert sum(int(l.split()[1]) for l in res.stdout.splitlines()[2:8]) == 300
 
 
-def test_config_not_utf8(seqcls, tmp_path):
+def test_config_not_utf8(cli, tmp_path):
     cfg = tmp_path / "latin1.yml"
     cfg.write_bytes(b"model:\n  name_or_path: caf\xe9\n")
-    assert_user_error(seqcls("config", "check", cfg), "latin1.yml: not UTF-8 text")
+    assert_user_error(cli("config", "check", cfg), "latin1.yml: not UTF-8 text")
 
 
-def test_the_wheel_carries_the_run_notebook(tmp_path):
-    "seqcls run works from an installed package: a built wheel holds a copy of nbs/run_training.ipynb (the link's target)."
+def test_the_wheel_carries_the_run_notebooks(tmp_path):
+    "seqcls run and sweep work from an installed package: a built wheel holds copies of the papermill notebooks (the links' targets)."
     src = tmp_path / "src"
     shutil.copytree(ROOT / "seqcls", src / "seqcls", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "nbs").mkdir(); shutil.copy(ROOT / "nbs" / "run_training.ipynb", src / "nbs")
+    (src / "nbs").mkdir()
+    for nb in ("run_training.ipynb", "run_comparison.ipynb"): shutil.copy(ROOT / "nbs" / nb, src / "nbs")
     for f in ("pyproject.toml", "README.md"): shutil.copy(ROOT / f, src)
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     with zipfile.ZipFile(next((tmp_path / "dist").glob("seqcls-*.whl"))) as z:
-        assert z.read("seqcls/run_training.ipynb") == (ROOT / "nbs" / "run_training.ipynb").read_bytes()
+        for nb in ("run_training.ipynb", "run_comparison.ipynb"): assert z.read(f"seqcls/{nb}") == (ROOT / "nbs" / nb).read_bytes()

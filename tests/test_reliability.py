@@ -266,12 +266,12 @@ def test_unknown_notebook_parameter_through_papermill_cli(tmp_path):
 
 
 # ---------------------------------------------------------------- interruption and resume
-def _logged_steps(lines, until_step=None, steps_per_epoch=32, timeout=300):
-    "The global steps of the training log's loss lines (one per step; step = epoch x steps per epoch), read until `until_step`."
+def _logged_steps(lines, until_step=None, timeout=300):
+    "The global steps of the training's log lines (`--verbose` shows them: `step N: loss ...`), read until `until_step`."
     steps, t0 = [], time.time()
     for line in lines:
-        m = re.search(r"'loss': .*'epoch': '?([0-9.]+)", line)
-        if m: steps.append(round(float(m.group(1)) * steps_per_epoch))
+        m = re.search(r"step (\d+): loss", line)
+        if m: steps.append(int(m.group(1)))
         if (until_step and steps and steps[-1] >= until_step) or time.time() - t0 > timeout: break
     return steps
 
@@ -292,7 +292,7 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
     run = tmp_path / "cut"; run.mkdir()
     rng = random.Random(7)
     plan = [(signal.SIGKILL, rng.randrange(20, 40)), (signal.SIGTERM, rng.randrange(45, 62)), (signal.SIGKILL, rng.randrange(66, 90))]
-    cmd = lambda *extra: [sys.executable, "-m", "seqcls.cli", "train", str(TINY), *tiny_overrides(run, tiny_data, *sets, *extra)]
+    cmd = lambda *extra: [sys.executable, "-m", "seqcls.cli", "train", str(TINY), "--verbose", *tiny_overrides(run, tiny_data, *sets, *extra)]
     for i, (sig, at) in enumerate(plan):
         expect_from = 0 if i == 0 else _newest_complete_checkpoint(run / "run")
         proc = subprocess.Popen(cmd() if i == 0 else cmd("resume.checkpoint=auto"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -313,7 +313,7 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
             (newest / "trainer_state.json").write_text('{"global_step": 1')  # truncated JSON
     expect_from = _newest_complete_checkpoint(run / "run")
     assert expect_from > 32  # the runs above got past the checkpoint that was broken
-    res = run_seqcls("train", TINY, *tiny_overrides(run, tiny_data, *sets, "resume.checkpoint=auto"))
+    res = run_seqcls("train", TINY, "--verbose", *tiny_overrides(run, tiny_data, *sets, "resume.checkpoint=auto"))
     assert res.returncode == 0, res.stderr[-2000:]
     assert _logged_steps((res.stdout + res.stderr).splitlines())[0] == expect_from + 1
     a, b = (json.loads((d / "run" / "metrics.json").read_text()) for d in (ref, run))
@@ -439,7 +439,7 @@ def test_ordinary_files_that_crashed_prepare(tmp_path):
     for name, kind, classes in (("num.csv", "csv", 2), ("mixed.jsonl", "json", 2), ("ws.csv", "csv", 2)):
         res = run_seqcls("prepare", TINY, "--set", f"data.path={tmp_path / name}.d", "--set", f"data.source.kind={kind}",
                          "--set", f"data.source.train_file={tmp_path / name}")
-        assert res.returncode == 0 and f"{classes} classes" in res.stdout, (name, res.stderr[-1500:])
+        assert res.returncode == 0 and f"{classes} classes" in res.stderr, (name, res.stderr[-1500:])
     assert "merged into their stripped name" in res.stderr  # the white-space labels say what happened
 
 

@@ -14,7 +14,7 @@ NOTEBOOK = ROOT / "nbs" / "run_training.ipynb"
 def tiny_run(tmp_path_factory, tiny_data):
     "One `seqcls run configs/tiny.yml` (papermill), shared by the checks below."
     base = tmp_path_factory.mktemp("runs")
-    res = run_seqcls("run", TINY, "--run-name", "r1", "--quiet", "--set", f"training_args.output_dir={base}", "--set", f"data.path={tiny_data}")
+    res = run_seqcls("run", TINY, "--run-name", "r1", "--set", f"training_args.output_dir={base}", "--set", f"data.path={tiny_data}")
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
     return base, base / "r1", res
 
@@ -26,12 +26,28 @@ def test_run_notebook_leaves_a_complete_run_directory(tiny_run):
         assert (run / f).is_file(), f
     assert all((run / p).read_bytes()[:4] == b"\x89PNG" for p in ("loss_curves.png", "confusion_matrix.png"))
     m = json.loads((run / "metrics.json").read_text())
-    assert f"macro-F1 (test): {m['test_f1_macro']:.4f}" in res.stdout and f"report: {run / 'report.ipynb'}" in res.stdout
+    assert f"macro-F1 (test): {m['test_f1_macro']:.4f}" in res.stderr and f"report: {run / 'report.ipynb'}" in res.stderr
     nb = json.loads((run / "report.ipynb").read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 4          # the report shows the four plots
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "-m seqcls.train --config_yml " + str(run / "config.yml") in (run / "launch.sh").read_text()
+
+
+def test_the_terminal_shows_a_few_lines_and_one_bar(tiny_run):
+    "What a person sees: a line per stage, one progress bar, a line per evaluation, the results, the report's path; the rest is in train.log."
+    base, run, res = tiny_run
+    out = res.stdout + res.stderr
+    lines = [l.split("\r")[-1].rstrip() for l in out.split("\n")]      # a progress bar redraws in place after a carriage return
+    lines = [l for l in lines if l.strip() and not re.match(r"training +\d+%\|", l)]
+    assert len(lines) <= 25, "\n".join(lines)
+    for noise in ("Executing Cell", "LOAD REPORT", " INFO ", "{'loss'", "Figure size", "without encryption", "Setting accelerator",
+                  "pin_memory", "Map", "tokenizing", "Creating initial MLflow", "Traceback"):
+        assert noise not in out, noise
+    assert [l for l in lines if re.match(r"epoch \d: validation loss [\d.]+ · accuracy [\d.]+ · macro-F1 [\d.]+$", l)], lines
+    assert re.search(r"training +100%\|", out)                         # the bar, at its end
+    log = (run / "train.log").read_text()
+    assert "step 4: loss" in log and "budget:" in log and "first training step" in log  # the detail is kept
 
 
 def test_mlflow_holds_exactly_one_finished_run(tiny_run):
@@ -106,7 +122,7 @@ def test_training_process_exits_promptly_after_finishing(tmp_path, tiny_data):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     finished_at = None
     for line in proc.stdout:
-        if "seqcls: finished:" in line: finished_at = time.time()
+        if line.startswith("outputs: "): finished_at = time.time()  # the last line the training prints
     rc = proc.wait(timeout=120)
     assert rc == 0 and finished_at is not None
     assert time.time() - finished_at < 15, "the process lingered after training finished"
