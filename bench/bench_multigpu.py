@@ -16,7 +16,7 @@ Scenarios (each a config written here, each GPU count one `seqcls run`):
 Per run: real tokens/s (all GPUs, and per GPU) over the steps after the first 5, each rank's forward time per step
 (the spread slowest/fastest is what the fastest rank waits), peak GPU memory (rank 0), wall time of the whole
 `seqcls run`, and the MLflow runs in the store."""
-import argparse, json, os, signal, subprocess, sys, time
+import argparse, json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -86,7 +86,7 @@ def seqcls(*args, log, env=None, timeout=600, kill_when: Path | None = None) -> 
         killed = None
         while p.poll() is None and time.time() - t0 < timeout:
             time.sleep(1)
-            if kill_when and killed is None and kill_when.is_file() and "'loss'" in kill_when.read_text():
+            if kill_when and killed is None and kill_when.is_file() and re.search(r"step \d+: loss|'loss'", kill_when.read_text()):
                 ps = subprocess.run(["pgrep", "-f", "seqcls.train.*--local_rank=1"], capture_output=True, text=True).stdout.split()
                 if ps:
                     os.kill(int(ps[0]), signal.SIGKILL); killed = time.time()
