@@ -6,11 +6,12 @@ Docs: https://github.com/seqcls/seqcls/console.html.md"""
 
 # %% ../nbs/05_console.ipynb #4c25f6e8
 from __future__ import annotations
-import logging, logging.handlers, sys
+import logging, logging.handlers, os, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CONSOLE', 'LOG_FORMAT', 'say', 'ForPeople', 'adopt', 'setup_console', 'attach_log_file']
+__all__ = ['CONSOLE', 'LOG_FORMAT', 'START_ENV', 'say', 'ForPeople', 'adopt', 'setup_console', 'attach_log_file', 'since_start',
+           'startup']
 
 # %% ../nbs/05_console.ipynb #9750f46e
 CONSOLE = "seqcls.console"
@@ -82,3 +83,16 @@ def attach_log_file(path: str | Path) -> Path:
         h.setTarget(handler); h.flush(); root.removeHandler(h); h.close()
     root.addHandler(handler)
     return path
+
+# %% ../nbs/05_console.ipynb #2b281039
+START_ENV = "SEQCLS_T0"
+
+def since_start() -> float | None:
+    "Seconds since the seqcls command that started this process began (None when no seqcls command did)."
+    try: return time.time() - float(os.environ[START_ENV])
+    except (KeyError, ValueError): return None
+
+def startup(stage: str) -> None:
+    "Log (file only) that `stage` of the start-up was reached, and how long after the seqcls command started."
+    t = since_start()
+    if t is not None: logging.getLogger("seqcls.startup").info(f"{stage}: {t:.1f} s after the seqcls command started")

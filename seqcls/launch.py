@@ -6,13 +6,14 @@ Docs: https://github.com/seqcls/seqcls/launch.html.md"""
 
 # %% ../nbs/70_launch.ipynb #ad9e7b4a
 from __future__ import annotations
-import collections, os, re, shlex, shutil, subprocess, sys
+import collections, os, re, shlex, shutil, subprocess, sys, time
 from pathlib import Path
 from typing import Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import RunConfig, load_config
+from .console import since_start
 from .errors import ConfigError
 
 # %% auto #0
@@ -98,6 +99,8 @@ def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Cal
     default the terminal), the launchers' own INFO chatter written to `log_file` instead."""
     echo = echo or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     log = open(log_file, "a", encoding="utf-8") if log_file else None
+    if log and (t := since_start()) is not None:  # where the start-up time goes (the training's own stages follow)
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} INFO seqcls.startup: launch.sh started: {t:.1f} s after the seqcls command started\n"); log.flush()
     proc = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     tail, pending = collections.deque(maxlen=40), ""
     try:

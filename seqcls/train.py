@@ -17,7 +17,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from .budget import Budget, budget_for
 from .config import RunConfig, load_config
-from .console import attach_log_file, say, setup_console
+from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
@@ -236,6 +236,7 @@ def train(cfg: RunConfig) -> dict:
     resume_from = resolve_resume_checkpoint(cfg)
     ensure_prepared(cfg)
     art = load_artifacts(cfg)
+    startup("data loaded")
     say(f"data: {cfg.data.path}: " + " · ".join(f"{'validation' if s == 'eval' else s} {len(ds):,}" for s, ds in art.splits.items())
         + f" · {art.num_labels} classes, {art.train_counts.max():,} to {art.train_counts.min():,} training examples each")
     budget = budget_for(cfg, example_lengths(art.splits["train"]), get_world_size())
@@ -245,8 +246,10 @@ def train(cfg: RunConfig) -> dict:
     if cfg.deepspeed is not None and get_world_size() > 1:
         import deepspeed; deepspeed.init_distributed()  # ZeRO-3 partitions the model at init and must see every rank
     model = prepare_model(cfg, art)
+    startup("model loaded")
     tracker = make_tracker(cfg)
     trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
+    startup("trainer built (MLflow run started)")
     if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero(): attach_log_file(cfg.output_dir / "train.log")  # what was logged so far waited in memory
@@ -292,6 +295,7 @@ def main(argv=None) -> int:
     setup_console(verbose=args.verbose or os.environ.get("SEQCLS_VERBOSE") == "1", rank_zero=is_rank_zero(), rank=get_rank())
     warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"{category.__name__}: {message}"
     if not is_rank_zero(): warnings.filterwarnings("ignore")
+    startup(f"training process {get_rank()} started, its imports done")
     raise_on_sigterm()  # outside training too (preparing data, saving), SIGTERM cleans up as Ctrl-C does
     code, finished = 0, False
     try:

@@ -290,7 +290,7 @@ class GracefulStop(TrainerCallback):
             control.should_evaluate = False  # under save_strategy "best" an evaluation would decide the save instead
 
 # %% ../nbs/40_trainer.ipynb #cfe0cc84
-from .console import say
+from .console import say, startup
 
 class ConsoleProgress(TrainerCallback):
     "One progress bar (loss, last validation macro-F1) and one line per evaluation on the terminal; the Trainer's logs to the log file."
@@ -306,8 +306,7 @@ class ConsoleProgress(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):
         if not getattr(self, "_started", False) and state.is_world_process_zero:
             self._started = True
-            t0 = float(os.environ.get("SEQCLS_T0", "nan"))  # set by the seqcls command that started this run
-            if t0 == t0: log.info(f"first training step {time.time() - t0:.1f} s after the seqcls command started")
+            startup("first training step")  # how long after the seqcls command that started this run
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None: self.bar.update(state.global_step - self.bar.n)
