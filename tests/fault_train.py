@@ -1,6 +1,6 @@
 """Test helper: seqcls's training entry point with a fault injected. It is launched instead of `-m seqcls.train`
 (by torchrun / the deepspeed launcher / python) and raises RuntimeError on rank SEQCLS_TEST_FAIL_RANK when the
-Trainer reaches optimizer step SEQCLS_TEST_FAIL_STEP. Everything else is seqcls.train.main unchanged."""
+Trainer reaches optimizer step SEQCLS_TEST_FAIL_STEP. Everything else is seqcls.train.main unchanged: the fault is one more Trainer callback."""
 import os, sys
 
 from transformers import TrainerCallback
@@ -17,12 +17,5 @@ class Fault(TrainerCallback):
             raise RuntimeError(f"injected fault on rank {FAIL_RANK} at step {state.global_step}")
 
 
-_build = train_module.build_trainer
-def build_trainer_with_fault(*args, **kwargs):
-    trainer = _build(*args, **kwargs)
-    trainer.add_callback(Fault())
-    return trainer
-train_module.build_trainer = build_trainer_with_fault
-
 if __name__ == "__main__":
-    sys.exit(train_module.main())
+    sys.exit(train_module.main(callbacks=[Fault()]))

@@ -244,8 +244,16 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(case, make, fragments, t
     if "prep" in argv[-1] or any("source.kind=csv" in a for a in argv): assert not (tmp_path / "prep").exists(), "half-prepared data left"
 
 
-def test_the_matrix_covers_at_least_30_cases():
-    assert len(CASES) >= 30
+def test_every_case_in_the_matrix_checks_its_own_message():
+    "The matrix test above passes a case only on its fragments: so each case needs some, and its own (a copied or emptied case would check nothing new)."
+    ids = [case for case, _, _ in CASES]
+    assert len(set(ids)) == len(ids), sorted({i for i in ids if ids.count(i) > 1})
+    for case, make, fragments in CASES:
+        assert callable(make) and fragments and all(isinstance(f, str) and f.strip() for f in fragments), case
+    seen = {}
+    for case, _, fragments in CASES:
+        assert frozenset(fragments) not in seen, f"{case} expects the same message as {seen[frozenset(fragments)]}"
+        seen[frozenset(fragments)] = case
 
 
 def test_exit_2_contract_holds_in_a_real_process(tmp_path, tiny_data):
