@@ -27,6 +27,7 @@ def cmd_config_check(args) -> int:
     print(preflight(load_config(args.config, args.overrides)).to_yaml(), end="")
     return 0
 
+# %% ../nbs/90_cli.ipynb #649b6a65
 def _parse_list(text: str | None, kind=str) -> list | None:
     if text is None: return None
     try: return [kind(x.strip()) for x in text.split(",") if x.strip()]
@@ -97,6 +98,7 @@ def cmd_prepare(args) -> int:
         + f" · {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #e5d967d4
 def cmd_train(args) -> int:
     "Train one run in this process."
     from seqcls.train import main as train_main
@@ -109,6 +111,7 @@ def run_notebook_path() -> Path:
     if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/run_training.ipynb")
     return p
 
+# %% ../nbs/90_cli.ipynb #ec5217a0
 def _user_error(name: str):
     "The SeqclsError class of this name (papermill reports a notebook's exception by name only), or None."
     import seqcls.errors as errors
@@ -168,6 +171,7 @@ def cmd_run(args) -> int:
     say(f"report: {report}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #30cf6add
 def cmd_sweep(args) -> int:
     """`seqcls sweep CONFIG --grid KEY=V1,V2 ...`: every combination x seed as a run, then the comparison report;
     `seqcls sweep report DIR`: the report again. Exit 1 when a member failed (the others still ran)."""
@@ -192,12 +196,19 @@ def cmd_sweep(args) -> int:
     for m in failed: print(f"seqcls: error: sweep member {m.name} failed: {m.error} (log: {sweep.dir / 'logs' / (m.name + '.log')})", file=sys.stderr)
     return 1 if failed else 0
 
+# %% ../nbs/90_cli.ipynb #4d4c16fb
 def cmd_predict(args) -> int:
     "Predict a CSV/JSONL/Parquet file with a trained run or model."
     from seqcls.predict import predict_file
     out = predict_file(args.model, args.input, args.output, text_columns=args.text_column or None, batch_size=args.batch_size)
     print(f"predictions: {out}")
     return 0
+
+# %% ../nbs/90_cli.ipynb #c97f9dd2
+class OneLineParser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line on stderr (exit 2) like every other seqcls error; --help shows the usage."
+    def error(self, message: str):
+        self.exit(2, f"seqcls: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 # %% ../nbs/90_cli.ipynb #0c63f6ec
 def _positive_int(text: str) -> int:
@@ -206,11 +217,6 @@ def _positive_int(text: str) -> int:
     except ValueError: n = 0
     if n < 1: raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
     return n
-
-class OneLineParser(argparse.ArgumentParser):
-    "argparse, but a usage error is one line on stderr (exit 2) like every other seqcls error; --help shows the usage."
-    def error(self, message: str):
-        self.exit(2, f"seqcls: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 def build_parser() -> argparse.ArgumentParser:
     "The `seqcls` argument parser (its sub-parsers inherit OneLineParser)."
@@ -268,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     pd_.set_defaults(func=cmd_predict)
     return p
 
+# %% ../nbs/90_cli.ipynb #7c52cdc5
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
     import os, time

@@ -18,13 +18,15 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'PREPARE_META', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'load_dataset_dict',
-           'first_rows', 'load_splits', 'example_lengths', 'check_texts_present', 'infer_num_labels', 'label_names',
+           'first_rows', 'example_lengths', 'check_texts_present', 'load_splits', 'infer_num_labels', 'label_names',
            'label_counts']
 
 # %% ../nbs/20_data.ipynb #a00f98d5
-PREPARE_META = "seqcls_prepare.json"
-
-def tokenize(dd: DatasetDict, tokenizer, max_length: int, num_proc: int | None = None) -> DatasetDict:
+def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) and `label`
+             tokenizer,                    # a Hugging Face tokenizer
+             max_length: int,              # longer texts are truncated to this many tokens
+             num_proc: int | None = None,  # processes for `datasets.map` (None: this one)
+            ) -> DatasetDict:
     "Add input_ids/attention_mask (truncated to max_length, unpadded); texts and labels are kept."
     pair = "text_pair" in dd["train"].column_names
     def enc(batch):
@@ -39,6 +41,9 @@ def tokenize(dd: DatasetDict, tokenizer, max_length: int, num_proc: int | None =
             raise DataError(f"data.source: {empty.size} rows of split `{split}` have no token the tokenizer keeps (first at row "
                             f"{empty[0]}: {ds[int(empty[0])]['text'][:40]!r}); remove or fix them")
     return dd
+
+# %% ../nbs/20_data.ipynb #c435f569
+PREPARE_META = "seqcls_prepare.json"
 
 def _file_facts(src: SourceConfig | None) -> dict:
     "Each source file's resolved path, size and modification time (what a stale prepared folder is told apart by)."
@@ -58,6 +63,7 @@ def prepare_meta(cfg: RunConfig) -> dict:
     return {"source": settings, "files": _file_facts(src), "tokenizer": cfg.model.tokenizer or cfg.model.name_or_path,
             "max_length": cfg.data.max_length}
 
+# %% ../nbs/20_data.ipynb #004fa375
 def stale_reason(meta: dict, cfg: RunConfig) -> str | None:
     "Why a folder prepared with `meta` is not what `cfg` asks for (None: it is), naming the key."
     want = prepare_meta(cfg)
@@ -76,6 +82,7 @@ def stale_reason(meta: dict, cfg: RunConfig) -> str | None:
             return f"data.source.{split}_file `{b['path']}` as it was then (it has changed since: size or modification time)"
     return None
 
+# %% ../nbs/20_data.ipynb #7a288f6d
 def prepare_dataset(cfg: RunConfig, tokenizer, overwrite: bool = False) -> DatasetDict:
     """Read `data.source`, split, tokenize and `save_to_disk` at `data.path`. Only a folder seqcls prepared (its
     `seqcls_prepare.json`) is ever replaced, and only with `overwrite`; the old one stays until the new one is complete."""
@@ -139,6 +146,24 @@ def _same_folder(a: str | None, b: str) -> bool:
     except ConfigError: return False
     return pa.is_dir() and pb.is_dir() and pa.resolve() == pb.resolve()
 
+# %% ../nbs/20_data.ipynb #7601e04e
+def first_rows(ds: Dataset, limit: int | None) -> Dataset:
+    "The rows a `max_*_samples` limit keeps: the first `limit` (all when unset)."
+    return ds.select(range(min(limit, len(ds)))) if limit else ds
+
+# %% ../nbs/20_data.ipynb #874ddd18
+def example_lengths(ds: Dataset) -> np.ndarray:
+    "Tokens per example: the `length` column `tokenize` adds, else counted from input_ids."
+    col = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
+    return np.asarray(col, dtype=np.int64)
+
+# %% ../nbs/20_data.ipynb #326ebed3
+def check_texts_present(ds: Dataset, name: str, special_tokens: int = 0) -> None:
+    "Every example must have at least one real token besides the `special_tokens` the tokenizer adds ([CLS], [SEP], ...)."
+    empty = example_lengths(ds) <= special_tokens
+    if empty.any(): raise DataError(f"data: split `{name}` has {empty.sum()} examples with no tokens but the special ones; remove them and prepare again")
+
+# %% ../nbs/20_data.ipynb #6f7c8f5d
 def _select(dd: DatasetDict, split: str, key: str, limit: int | None) -> Dataset:
     if split not in dd:
         raise DataError(f"data.{key}: split `{split}` is not in the dataset (it has: {', '.join(dd)}); set data.{key} to one of them")
@@ -150,10 +175,6 @@ def _select(dd: DatasetDict, split: str, key: str, limit: int | None) -> Dataset
     if len(ds) == 0: raise DataError(f"data.{key}: split `{split}` is empty")
     return first_rows(ds, limit)
 
-def first_rows(ds: Dataset, limit: int | None) -> Dataset:
-    "The rows a `max_*_samples` limit keeps: the first `limit` (all when unset)."
-    return ds.select(range(min(limit, len(ds)))) if limit else ds
-
 def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
     "The configured splits (keys train/eval/test; eval and test when set), limited to max_*_samples."
     dd, d = load_dataset_dict(cfg), cfg.data
@@ -164,16 +185,6 @@ def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
     special = json.loads(meta.read_text()).get("special_tokens", 0) if meta.is_file() else 0
     for name, ds in out.items(): check_texts_present(ds, name, special)
     return out
-
-def example_lengths(ds: Dataset) -> np.ndarray:
-    "Tokens per example: the `length` column `tokenize` adds, else counted from input_ids."
-    col = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
-    return np.asarray(col, dtype=np.int64)
-
-def check_texts_present(ds: Dataset, name: str, special_tokens: int = 0) -> None:
-    "Every example must have at least one real token besides the `special_tokens` the tokenizer adds ([CLS], [SEP], ...)."
-    empty = example_lengths(ds) <= special_tokens
-    if empty.any(): raise DataError(f"data: split `{name}` has {empty.sum()} examples with no tokens but the special ones; remove them and prepare again")
 
 # %% ../nbs/20_data.ipynb #90a29d76
 def _label_array(ds: Dataset) -> np.ndarray:
@@ -208,12 +219,14 @@ def infer_num_labels(splits: dict[str, Dataset], num_labels: int | None = None) 
             raise DataError(f"data: split `{name}` has labels {bad[:5].tolist()} outside 0..{num_labels - 1}; fix them or set model.num_labels")
     return int(num_labels)
 
+# %% ../nbs/20_data.ipynb #51e67c18
 def label_names(splits: dict[str, Dataset], num_labels: int) -> list[str]:
     "Class names from the ClassLabel, or '0'..'K-1'."
     feat = splits["train"].features["label"]
     if isinstance(feat, ClassLabel) and feat.num_classes == num_labels: return list(feat.names)
     return [str(i) for i in range(num_labels)]
 
+# %% ../nbs/20_data.ipynb #0557ef4b
 def label_counts(splits: dict[str, Dataset], num_labels: int, split: str = "train") -> np.ndarray:
     "Examples per class in a split."
     from seqcls.weights import class_counts

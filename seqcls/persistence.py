@@ -41,6 +41,7 @@ def _umask() -> int:
     mask = os.umask(0o022); os.umask(mask)
     return mask
 
+# %% ../nbs/50_persistence.ipynb #b002528b
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     "JSON version of `atomic_write_text` (NaN-free, indented)."
     return atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
@@ -72,12 +73,14 @@ def checkpoint_problem(path: str | Path) -> str | None:
 def _saved_only_model(state: dict) -> bool:
     return bool((state.get("stateful_callbacks") or {}).get("save_only_model"))
 
+# %% ../nbs/50_persistence.ipynb #d995f351
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
     "checkpoint-N folders of a run, oldest first."
     d = Path(output_dir)
     if not d.is_dir(): return []
     return sorted((p for p in d.iterdir() if _CKPT.match(p.name) and p.is_dir()), key=lambda p: int(_CKPT.match(p.name).group(1)))
 
+# %% ../nbs/50_persistence.ipynb #0401800e
 def resolve_resume_checkpoint(cfg: RunConfig) -> str | None:
     "The checkpoint to resume from: `resume.checkpoint` auto/path/null, checked for completeness."
     ck = cfg.resume.checkpoint
@@ -95,9 +98,6 @@ def resolve_resume_checkpoint(cfg: RunConfig) -> str | None:
 
 # %% ../nbs/50_persistence.ipynb #eb422baa
 RUN_INFO = "run_info.json"
-SEQCLS_OUTPUTS = ("model", RUN_INFO, "metrics.json", "config.yml", "trainer_state.json", "mlflow_run.json", "launch.sh", "train.log",
-                  "predictions-eval.csv", "predictions-test.csv",  # a new run without a test split must not keep the old one's
-                  "loss_curves.png", "confusion_matrix.png", "f1_vs_frequency.png", "class_weights.png")  # seqcls.report.REPORT_PLOTS
 
 def output_dir_state(output_dir: str | Path) -> str:
     "'finished', 'checkpoints' or 'empty'."
@@ -105,6 +105,7 @@ def output_dir_state(output_dir: str | Path) -> str:
     if (d / RUN_INFO).is_file(): return "finished"
     return "checkpoints" if list_checkpoints(d) else "empty"
 
+# %% ../nbs/50_persistence.ipynb #9c4883d9
 def check_output_dir(cfg: RunConfig) -> str:
     "Refuse to clobber a run (or the working directory); returns the directory's state."
     d, cwd = cfg.output_dir.resolve(), Path.cwd().resolve()
@@ -120,6 +121,11 @@ def check_output_dir(cfg: RunConfig) -> str:
         raise RunStateError(f"training_args.output_dir: `{cfg.output_dir}` holds checkpoints of an unfinished run; set "
                             "resume.checkpoint: auto to continue it, or resume.overwrite: true to start over")
     return state
+
+# %% ../nbs/50_persistence.ipynb #7fc34a26
+SEQCLS_OUTPUTS = ("model", RUN_INFO, "metrics.json", "config.yml", "trainer_state.json", "mlflow_run.json", "launch.sh", "train.log",
+                  "predictions-eval.csv", "predictions-test.csv",  # a new run without a test split must not keep the old one's
+                  "loss_curves.png", "confusion_matrix.png", "f1_vs_frequency.png", "class_weights.png")  # seqcls.report.REPORT_PLOTS
 
 def clear_output_dir(cfg: RunConfig) -> None:
     "Remove a previous run's seqcls outputs and checkpoints (rank 0 only); other files stay."
@@ -147,11 +153,13 @@ def save_final_model(trainer, cfg: RunConfig, label_info: dict) -> Path:
     barrier()
     return model_dir
 
+# %% ../nbs/50_persistence.ipynb #e29f11d4
 def save_decision(model_dir: str | Path, decision) -> Path:
     "The tuned decision rule (`seqcls.decision.Decision`) beside the model, where `seqcls predict` finds it."
     from seqcls.decision import DECISION_FILE
     return atomic_write_json(Path(model_dir) / DECISION_FILE, decision.to_dict())
 
+# %% ../nbs/50_persistence.ipynb #5162eab7
 def add_prediction_columns(df, logits, names: list[str]):
     "Add `prediction` (the argmax's class name) and `score_<class>` (softmax, 6 decimals) per class to `df`; returns `df`."
     import numpy as np
@@ -161,14 +169,25 @@ def add_prediction_columns(df, logits, names: list[str]):
     for j, n in enumerate(names): df[f"score_{n}"] = probs[:, j].round(6)
     return df
 
-def write_predictions(path: str | Path, logits, names: list[str], labels=None, extra: dict | None = None) -> Path:
+# %% ../nbs/50_persistence.ipynb #747d70d0
+def write_predictions(path: str | Path,          # the CSV file to write
+                      logits,                     # (n, K) scores, the decision's offsets already added
+                      names: list[str],           # the class names, in id order
+                      labels=None,                # the true class ids, when known
+                      extra: dict | None = None,  # columns to put first (the texts, say)
+                     ) -> Path:
     "A CSV of predictions: [extra columns,] label (when known), prediction, and score_<class> (softmax) per class; give the logits with the decision's offsets added."
     import pandas as pd
     df = pd.DataFrame(extra or {})
     if labels is not None: df["label"] = [names[int(i)] for i in labels]
     return atomic_write_text(path, add_prediction_columns(df, logits, names).to_csv(index_label="index"))
 
-def write_run_files(cfg: RunConfig, metrics: dict, card: str | None = None, extra_info: dict | None = None) -> None:
+# %% ../nbs/50_persistence.ipynb #5dcfd445
+def write_run_files(cfg: RunConfig,                 # the run's config: where its files go
+                    metrics: dict,                  # the final metrics, written as metrics.json
+                    card: str | None = None,        # the model card, written as model/README.md
+                    extra_info: dict | None = None, # more entries for run_info.json
+                   ) -> None:
     "Rank 0: config.yml, metrics.json (atomic), the model card, then run_info.json (marks the run finished)."
     if not is_rank_zero(): return
     atomic_write_text(cfg.output_dir / "config.yml", cfg.to_yaml())
@@ -185,7 +204,11 @@ def _decision_line(d: dict | None) -> str:
     what = f"threshold offset {d['parameter']:+.3g} on class 1" if d["method"] == "threshold" else f"logit adjustment, tau {d['parameter']:g}"
     return f"{what}, chosen on the validation split (macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}); saved in `decision.json`"
 
-def model_card(cfg: RunConfig, label_info: dict, metrics: dict, command: str) -> str:
+def model_card(cfg: RunConfig,    # the run's config
+               label_info: dict,  # the labels' names, train_counts and class_weights
+               metrics: dict,     # the final metrics (with budget, best_step and decision when known)
+               command: str,      # the command that reproduces the run
+              ) -> str:
     "A Markdown model card for the saved model."
     kind = f"LoRA adapter (r={cfg.lora.r}, alpha={cfg.lora.alpha}) on" if cfg.lora.enabled else "Fine-tuned"
     rows = "\n".join(f"| {n} | {c} | {w:.4f} |" for n, c, w in zip(label_info["names"], label_info["train_counts"], label_info["class_weights"]))

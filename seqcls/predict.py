@@ -29,6 +29,7 @@ def resolve_model_dir(path: str | Path) -> tuple[Path, dict]:
         if data.source is not None and data.source.kind in ("csv", "json", "parquet"): settings["text_columns"] = list(data.source.text_columns)
     return model_dir, settings
 
+# %% ../nbs/85_predict.ipynb #864cb1dd
 READERS = {".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json", ".parquet": "read_parquet"}
 
 def read_table(path: str | Path):
@@ -42,6 +43,7 @@ def read_table(path: str | Path):
     try: return getattr(pd, reader)(p, **kw)
     except ValueError as e: raise DataError(f"`{path}`: could not read it as {p.suffix[1:]} ({str(e).splitlines()[0][:150]})") from None
 
+# %% ../nbs/85_predict.ipynb #2c323679
 def check_output_path(path: str | Path) -> Path:
     "An output file seqcls can write: not a folder, a known format."
     p = Path(path)
@@ -49,6 +51,7 @@ def check_output_path(path: str | Path) -> Path:
     if p.suffix.lower() not in READERS: raise DataError(f"--output {path}: unknown format `{p.suffix}`; end it with .csv, .jsonl or .parquet")
     return p
 
+# %% ../nbs/85_predict.ipynb #75b25843
 def write_table(df, path: str | Path) -> Path:
     "Write a DataFrame as CSV, JSON Lines or Parquet (by extension), atomically; the folder is made if needed."
     from seqcls.persistence import atomic_write_text
@@ -64,8 +67,14 @@ def write_table(df, path: str | Path) -> Path:
     return atomic_write_text(p, text)
 
 # %% ../nbs/85_predict.ipynb #7f56622d
-def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None = None, max_length: int | None = None,
-                  batch_size: int = 64, device: str | None = None) -> np.ndarray:
+def predict_texts(model,                          # a sequence-classification model
+                  tokenizer,                      # its tokenizer
+                  texts: list[str],               # the texts to classify
+                  pairs: list[str] | None = None, # the second texts, for a sentence-pair model
+                  max_length: int | None = None,  # the truncation length (None: the tokenizer's, at most 512)
+                  batch_size: int = 64,           # texts per forward pass
+                  device: str | None = None,      # None: cuda when available, else cpu
+                 ) -> np.ndarray:
     "Logits (n, num_labels) for `texts` (and `pairs`), in input order."
     if not isinstance(batch_size, int) or batch_size < 1: raise DataError(f"--batch-size: {batch_size!r} must be a whole number of texts, 1 or more")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -82,8 +91,13 @@ def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None = 
             out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
     return out
 
-def predict_file(run_or_model_dir: str | Path, input_path: str | Path, output_path: str | Path | None = None,
-                 text_columns: list[str] | None = None, batch_size: int = 64) -> Path:
+# %% ../nbs/85_predict.ipynb #cf6ed324
+def predict_file(run_or_model_dir: str | Path,           # a run directory or a saved model folder
+                 input_path: str | Path,                 # the CSV, JSON Lines or Parquet file to predict
+                 output_path: str | Path | None = None,  # None: INPUT.predictions.EXT beside the input
+                 text_columns: list[str] | None = None,  # None: the run's text columns (else `text`)
+                 batch_size: int = 64,                   # texts per forward pass
+                ) -> Path:
     "Predict every row of a CSV/JSONL/Parquet file; writes the rows plus `prediction` and `score_<class>` columns."
     from seqcls.model import load_trained_model, tokenizer_from
     model_dir, settings = resolve_model_dir(run_or_model_dir)

@@ -11,7 +11,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'training_summary', 'per_class_table', 'plot_loss_curves',
-           'plot_confusion_matrix', 'plot_f1_vs_frequency', 'name_layout', 'plot_weights_used', 'save_report_plots',
+           'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used', 'save_report_plots',
            'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
@@ -25,6 +25,7 @@ def load_run(run_dir: str | Path) -> dict:
     labels = json.loads((d / "model" / "labels.json").read_text()) if (d / "model" / "labels.json").is_file() else None
     return {"dir": d, "metrics": json.loads((d / "metrics.json").read_text()), "history": state.get("log_history", []), "labels": labels}
 
+# %% ../nbs/80_report.ipynb #f6acd909
 def metrics_table(run: dict):
     "Final metrics per split: rows eval/test (and, with a tuned decision rule, eval/test tuned), columns accuracy, f1_macro, f1_weighted, loss."
     import pandas as pd
@@ -33,6 +34,7 @@ def metrics_table(run: dict):
             for s in ("eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in m}
     return pd.DataFrame(rows).T.round(4)
 
+# %% ../nbs/80_report.ipynb #7d0e6a00
 def training_summary(run: dict) -> str:
     "How long the run trained and why (the budget), which checkpoint it kept, and its decision rule."
     m = run["metrics"]
@@ -45,6 +47,7 @@ def training_summary(run: dict) -> str:
                        f"{d['method'].replace('_', ' ')} {d['parameter']:+.3g}, validation macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}"))
     return "\n".join(lines)
 
+# %% ../nbs/80_report.ipynb #04a1807b
 def per_class_table(run: dict):
     "Per-class precision/recall/F1/support with training count and loss weight."
     import pandas as pd
@@ -67,6 +70,7 @@ def plot_loss_curves(run: dict):
     ax.legend(); ax.grid(alpha=0.3)
     return fig
 
+# %% ../nbs/80_report.ipynb #dcf82d07
 def plot_confusion_matrix(run: dict, normalize: bool = True):
     "The report split's confusion matrix (rows: true class), row-normalised with the counts printed."
     import matplotlib.pyplot as plt
@@ -85,24 +89,36 @@ def plot_confusion_matrix(run: dict, normalize: bool = True):
     fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
-def plot_f1_vs_frequency(run: dict):
-    "Per-class F1 on the report split against the class's share of the training data."
-    import matplotlib.pyplot as plt
-    from seqcls.weights import frequency_axis
-    m = run["metrics"]
-    names, counts = m["labels"], np.asarray(m["train_counts"], dtype=float)
-    f1 = np.array([m["per_class"][n]["f1-score"] for n in names])
-    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
-    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    ax.scatter(freq, f1, s=40, zorder=3)
-    frequency_axis(ax, freq); ax.set_ylim(-0.02, 1.05)
-    ax.axhline(m.get(f"{m.get('report_split', 'test')}_f1_macro", np.nan), ls="--", color="grey", lw=1, label="macro-F1")
-    ax.set_xlabel("class frequency in the training data (log scale)"); ax.set_ylabel("F1"); ax.set_title("per-class F1 against class frequency")
-    ax.legend(loc="lower right"); ax.grid(alpha=0.3)
-    _label_points(ax, freq, f1, names)
-    return fig
+# %% ../nbs/80_report.ipynb #edaa3c20
+def name_layout(px,                   # the points' x, in points on the page
+                py,                   # the points' y, in points
+                widths,               # each name's drawn width, in points
+                height: float,        # a name's height: names closer than this vertically overlap
+                pad: float,           # the gap between a point (or a column's rightmost point) and its name
+                lo: float = -np.inf,  # the lowest a name's centre may go
+                hi: float = np.inf,   # the highest a name's centre may go
+               ) -> tuple[np.ndarray, np.ndarray]:
+    "Left edges and vertical centres of names for points (px, py), no two overlapping: each name right of its point, names that collide merged into a column spread vertically."
+    from seqcls.weights import spread_labels
+    px, py, widths = (np.asarray(a, dtype=np.float64) for a in (px, py, widths))
+    group = np.arange(len(px))  # names that collided share a group: one column, spread vertically
+    while True:
+        left, at = px + pad, py.copy()
+        for g in np.unique(group):
+            m = group == g
+            left[m], at[m] = px[m].max() + pad, spread_labels(py[m], height, lo, hi)
+        hit = [(i, j) for i in range(len(px)) for j in range(i + 1, len(px)) if group[i] != group[j]
+               and left[i] < left[j] + widths[j] and left[j] < left[i] + widths[i] and abs(at[i] - at[j]) < height - 1e-9]
+        if not hit: return left, at
+        for i, j in hit: group[group == group[j]] = group[i]
 
-def _label_points(ax, x, y, names, fontsize: float = 8):
+# %% ../nbs/80_report.ipynb #34d76ab4
+def _label_points(ax,                  # the axes, with a log x axis
+                  x,                   # the points' x, in data coordinates
+                  y,                   # the points' y, in data coordinates
+                  names,               # each point's name
+                  fontsize: float = 8, # the names' font size
+                 ):
     "Each point's name to its right. Names that would overlap stand in a column right of their points, spread vertically, with thin leader lines."
     fig = ax.figure
     fig.get_layout_engine().execute(fig)  # the final axes size: the positions below are in points on the page
@@ -119,21 +135,6 @@ def _label_points(ax, x, y, names, fontsize: float = 8):
         leader = abs(dy) > 1 or dx > pad + 1
         ax.annotate(str(n), xy=(xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, va="center", ha="left",
                     clip_on=False, arrowprops=dict(arrowstyle="-", lw=0.6, color="0.5", shrinkA=0, shrinkB=3) if leader else None)
-
-def name_layout(px, py, widths, height: float, pad: float, lo: float = -np.inf, hi: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-    "Left edges and vertical centres of names for points (px, py), no two overlapping: each name right of its point, names that collide merged into a column spread vertically."
-    from seqcls.weights import spread_labels
-    px, py, widths = (np.asarray(a, dtype=np.float64) for a in (px, py, widths))
-    group = np.arange(len(px))  # names that collided share a group: one column, spread vertically
-    while True:
-        left, at = px + pad, py.copy()
-        for g in np.unique(group):
-            m = group == g
-            left[m], at[m] = px[m].max() + pad, spread_labels(py[m], height, lo, hi)
-        hit = [(i, j) for i in range(len(px)) for j in range(i + 1, len(px)) if group[i] != group[j]
-               and left[i] < left[j] + widths[j] and left[j] < left[i] + widths[i] and abs(at[i] - at[j]) < height - 1e-9]
-        if not hit: return left, at
-        for i, j in hit: group[group == group[j]] = group[i]
 
 def _text_widths(fig, names, fontsize: float) -> np.ndarray:
     "The drawn width of each name, in points."
@@ -152,6 +153,25 @@ def _room_on_the_right(ax, x, extent_pt):
     need = (np.log10(x) - lo) * width_pt / np.maximum(width_pt - np.asarray(extent_pt), 1.0)  # decades the axis must span
     if need.max() > hi - lo: ax.set_xlim(right=10 ** (lo + need.max()))
 
+# %% ../nbs/80_report.ipynb #82907d14
+def plot_f1_vs_frequency(run: dict):
+    "Per-class F1 on the report split against the class's share of the training data."
+    import matplotlib.pyplot as plt
+    from seqcls.weights import frequency_axis
+    m = run["metrics"]
+    names, counts = m["labels"], np.asarray(m["train_counts"], dtype=float)
+    f1 = np.array([m["per_class"][n]["f1-score"] for n in names])
+    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.scatter(freq, f1, s=40, zorder=3)
+    frequency_axis(ax, freq); ax.set_ylim(-0.02, 1.05)
+    ax.axhline(m.get(f"{m.get('report_split', 'test')}_f1_macro", np.nan), ls="--", color="grey", lw=1, label="macro-F1")
+    ax.set_xlabel("class frequency in the training data (log scale)"); ax.set_ylabel("F1"); ax.set_title("per-class F1 against class frequency")
+    ax.legend(loc="lower right"); ax.grid(alpha=0.3)
+    _label_points(ax, freq, f1, names)
+    return fig
+
+# %% ../nbs/80_report.ipynb #3de5f9e7
 def plot_weights_used(run: dict):
     "The loss weight of each class next to its training count."
     import matplotlib.pyplot as plt
@@ -164,6 +184,7 @@ def plot_weights_used(run: dict):
     ax.axhline(1, ls=":", color="grey"); ax.set_ylabel("loss weight (mean 1)"); ax.set_title("class weights used, rarest first")
     return fig
 
+# %% ../nbs/80_report.ipynb #9ce98d19
 REPORT_PLOTS = {"loss_curves.png": plot_loss_curves, "confusion_matrix.png": plot_confusion_matrix,
                 "f1_vs_frequency.png": plot_f1_vs_frequency, "class_weights.png": plot_weights_used}
 

