@@ -11,10 +11,15 @@ import numpy as np
 from .sweep import Sweep
 
 # %% auto #0
-__all__ = ['member_results', 'setting_label', 'comparison_table', 'choose_setting', 'choice_caveats', 'default_setting',
+__all__ = ['setting_label', 'member_results', 'comparison_table', 'choose_setting', 'choice_caveats', 'default_setting',
            'train_command', 'plot_per_class_f1', 'plot_confusions']
 
 # %% ../nbs/78_compare.ipynb #f45dd93d
+def setting_label(setting: dict) -> str:
+    "`loss.alpha=0.5, loss.scheme=inverse`"
+    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in setting.items())
+
+# %% ../nbs/78_compare.ipynb #6dba158f
 def member_results(sweep: Sweep):
     "A pandas DataFrame, one row per finished member."
     import pandas as pd
@@ -31,10 +36,7 @@ def member_results(sweep: Sweep):
                      "eval_counts": dict(zip(x.get("labels", []), x["eval_counts"])) if x.get("eval_counts") else None})
     return pd.DataFrame(rows)
 
-def setting_label(setting: dict) -> str:
-    "`loss.alpha=0.5, loss.scheme=inverse`"
-    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in setting.items())
-
+# %% ../nbs/78_compare.ipynb #1cf242ad
 def comparison_table(results):
     "Per setting: mean and standard deviation over seeds of validation and test macro-F1 and accuracy, best validation first."
     agg = results.groupby("setting", sort=False).agg(
@@ -44,10 +46,12 @@ def comparison_table(results):
         test_accuracy=("test_accuracy", "mean"))
     return agg.sort_values("val_f1_macro", ascending=False).round(4)
 
+# %% ../nbs/78_compare.ipynb #796eb148
 def choose_setting(results) -> str:
     "The setting with the best mean validation macro-F1 (never the test split's)."
     return comparison_table(results).index[0]
 
+# %% ../nbs/78_compare.ipynb #c83980ca
 def choice_caveats(results) -> list[str]:
     """What the choice cannot see: classes with no validation example (selection and the choice are blind to them), and
     settings whose mean validation macro-F1 is within one standard deviation over seeds of the chosen one's."""
@@ -65,6 +69,7 @@ def choice_caveats(results) -> list[str]:
                    f"{'; '.join(close)}. More seeds (--seeds) would tell them apart.")
     return out
 
+# %% ../nbs/78_compare.ipynb #544955f9
 def default_setting(sweep: Sweep) -> str | None:
     "The setting whose values are the config's own for every swept key (None when the grid leaves them out)."
     from seqcls.config import load_config
@@ -75,6 +80,7 @@ def default_setting(sweep: Sweep) -> str | None:
     own = {k: get(cfg, k) for k in sweep.grid}
     return setting_label(own) if all(own[k] in v for k, v in sweep.grid.items()) else None
 
+# %% ../nbs/78_compare.ipynb #ef7db8ff
 def train_command(sweep: Sweep, setting: str) -> str:
     "The command that trains the chosen setting as a run of its own."
     import shlex
@@ -107,6 +113,7 @@ def plot_per_class_f1(results):
     fig.colorbar(im, ax=ax, shrink=0.8, label="F1")
     return fig
 
+# %% ../nbs/78_compare.ipynb #2897c658
 def plot_confusions(results, settings: list[str], titles: list[str]):
     "Confusion matrices (counts summed over seeds; colour: the row's share) of `settings`, side by side."
     import matplotlib.pyplot as plt

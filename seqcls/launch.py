@@ -22,13 +22,18 @@ __all__ = ['Launcher', 'PASS_ENV', 'LAUNCHER_CHATTER', 'visible_gpus', 'choose_l
 # %% ../nbs/70_launch.ipynb #d563c75c
 Launcher = Literal["auto", "deepspeed", "torchrun", "python"]
 
+# %% ../nbs/70_launch.ipynb #537d062e
 def visible_gpus() -> int:
     "Number of CUDA devices this process can see (0 on a CPU machine)."
     import torch
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
-def choose_launcher(cfg: RunConfig, launcher: Launcher = "auto", num_gpus: int | str = "auto",
-                    gpus: int | None = None) -> tuple[str, int]:
+# %% ../nbs/70_launch.ipynb #374d5d0d
+def choose_launcher(cfg: RunConfig,                # the run's config (its `deepspeed` and `launch` sections)
+                    launcher: Launcher = "auto",   # auto | deepspeed | torchrun | python
+                    num_gpus: int | str = "auto",  # processes per node: `auto` (every visible GPU) or a number
+                    gpus: int | None = None,       # GPUs on this machine (None: count them)
+                   ) -> tuple[str, int]:
     "(launcher, number of processes per node) for this config and machine."
     gpus = visible_gpus() if gpus is None else gpus
     if num_gpus == "auto": n = max(gpus, 1)
@@ -54,7 +59,11 @@ def _tool(name: str) -> str:
     here = Path(sys.executable).parent / name
     return str(here) if here.exists() else (shutil.which(name) or name)
 
-def launch_command(cfg: RunConfig, config_path: str | Path, launcher: str, nproc: int) -> list[str]:
+def launch_command(cfg: RunConfig,           # the run's config (its `launch` section)
+                   config_path: str | Path,  # the config.yml the training reads
+                   launcher: str,            # python | torchrun | deepspeed (as `choose_launcher` returns it)
+                   nproc: int,               # processes per node
+                  ) -> list[str]:
     "The argv that trains `config_path` with `launcher` on `nproc` processes per node."
     entry = ["--config_yml", str(Path(config_path).resolve())]
     l = cfg.launch
@@ -84,13 +93,15 @@ def write_launch_script(run_dir: str | Path, cmd: list[str], cwd: str | Path | N
     path.chmod(0o755)
     return path
 
-# the launchers' own INFO lines ("[2026-11-26 02:24:08,463] [INFO] [launch.py:253:...]"): for the log, not the terminal
-LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(INFO|DEBUG)\] \[[\w.]+:\d+:")
-
+# %% ../nbs/70_launch.ipynb #8901e9a0
 class LaunchResult(NamedTuple):
     "How a launch ended: the exit code and the last lines it printed (for the error message)."
     returncode: int
     tail: list[str]
+
+# %% ../nbs/70_launch.ipynb #109940f1
+# the launchers' own INFO lines ("[2026-11-26 02:24:08,463] [INFO] [launch.py:253:...]"): for the log, not the terminal
+LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(INFO|DEBUG)\] \[[\w.]+:\d+:")
 
 def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] | None = None) -> LaunchResult:
     """Run a launch script with its output shown as it comes (a progress bar redraws in place; `echo` gets text, by
@@ -159,11 +170,13 @@ class RunParameters(BaseModel):
                                   + (f". Did you mean `{close[0]}`?" if close else "")) from None
             raise ConfigError(f"notebook parameter `{name}`: {err['msg']} (got {err.get('input')!r})") from None
 
+# %% ../nbs/70_launch.ipynb #e7562f96
 def new_run_name() -> str:
     "A timestamp run name, e.g. 20261124-153012."
     import time
     return time.strftime("%Y%m%d-%H%M%S")
 
+# %% ../nbs/70_launch.ipynb #43adaeb6
 class RunPlan(BaseModel):
     "Everything a run needs before it starts."
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -174,6 +187,7 @@ class RunPlan(BaseModel):
     nproc: int
     command: list[str]
 
+# %% ../nbs/70_launch.ipynb #9ba192cc
 def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool | None = None) -> RunPlan:
     "Resolve the config into <output_dir>/<run_name>, check that directory, the data and the model, choose the launcher; writes nothing there."
     from seqcls.persistence import check_output_dir
@@ -189,6 +203,7 @@ def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool 
     return RunPlan(params=params, cfg=cfg, run_dir=run_dir, launcher=launcher, nproc=nproc,
                    command=launch_command(cfg, run_dir / "config.yml", launcher, nproc))
 
+# %% ../nbs/70_launch.ipynb #2ae077e7
 def write_run_dir(plan: RunPlan) -> Path:
     """Create the run directory with the resolved config.yml and launch.sh; returns the script. With `resume.overwrite`,
     the previous run's outputs go first (so neither its train.log nor its predictions outlive it, and the training
@@ -199,8 +214,7 @@ def write_run_dir(plan: RunPlan) -> Path:
     atomic_write_text(plan.run_dir / "config.yml", plan.cfg.to_yaml())
     return write_launch_script(plan.run_dir, plan.command)
 
-_PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts
-
+# %% ../nbs/70_launch.ipynb #487e2256
 def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
     user error (exit 2: a ConfigError) or on SIGTERM (143: TrainingInterrupted), else a RuntimeError pointing at the log."""
@@ -208,6 +222,9 @@ def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(result.tail) if "seqcls: error: " in l), None)
     if said and result.returncode in (2, 143): return (ConfigError if result.returncode == 2 else TrainingInterrupted)(said)
     return RuntimeError(f"training failed (exit code {result.returncode}); see {Path(run_dir) / 'train.log'}")
+
+# %% ../nbs/70_launch.ipynb #f59efd64
+_PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts
 
 def discard_untrained_run(run_dir: str | Path) -> bool:
     "Remove a run directory in which nothing was trained (only the files written before training); True when removed."
