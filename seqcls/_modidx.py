@@ -93,6 +93,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'seqcls.cli.main': ('cli.html#main', 'seqcls/cli.py'),
                             'seqcls.cli.run_notebook_path': ('cli.html#run_notebook_path', 'seqcls/cli.py')},
             'seqcls.compare': { 'seqcls.compare._tick_labels': ('compare.html#_tick_labels', 'seqcls/compare.py'),
+                                'seqcls.compare.assignments': ('compare.html#assignments', 'seqcls/compare.py'),
                                 'seqcls.compare.choice_caveats': ('compare.html#choice_caveats', 'seqcls/compare.py'),
                                 'seqcls.compare.choose_setting': ('compare.html#choose_setting', 'seqcls/compare.py'),
                                 'seqcls.compare.comparison_table': ('compare.html#comparison_table', 'seqcls/compare.py'),

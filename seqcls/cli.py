@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, sys, time
 from pathlib import Path
 
-from .console import say, setup_console
+from .console import START_ENV, say, setup_console
 from .errors import SeqclsError
 
 # %% auto #0
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
     import os, time
-    os.environ.setdefault("SEQCLS_T0", str(time.time()))  # the training logs how long its first step took from here
+    os.environ.setdefault(START_ENV, str(time.time()))  # the training logs how long its first step took from here
     args = build_parser().parse_args(argv)
     from seqcls.errors import raise_on_sigterm
     raise_on_sigterm()

@@ -11,13 +11,17 @@ import numpy as np
 from .sweep import Sweep
 
 # %% auto #0
-__all__ = ['setting_label', 'member_results', 'comparison_table', 'choose_setting', 'choice_caveats', 'default_setting',
-           'train_command', 'plot_per_class_f1', 'plot_confusions']
+__all__ = ['setting_label', 'assignments', 'member_results', 'comparison_table', 'choose_setting', 'choice_caveats',
+           'default_setting', 'train_command', 'plot_per_class_f1', 'plot_confusions']
 
 # %% ../nbs/78_compare.ipynb #f45dd93d
 def setting_label(setting: dict) -> str:
     "`loss.alpha=0.5, loss.scheme=inverse`"
-    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in setting.items())
+    return ", ".join(assignments(setting))
+
+def assignments(setting: dict) -> list[str]:
+    "`key=value` for each grid key, values as `--set` reads them."
+    return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in setting.items()]
 
 # %% ../nbs/78_compare.ipynb #6dba158f
 def member_results(sweep: Sweep):
@@ -85,7 +89,7 @@ def train_command(sweep: Sweep, setting: str) -> str:
     "The command that trains the chosen setting as a run of its own."
     import shlex
     m = next(m for m in sweep.members if setting_label(m.setting) == setting)
-    sets = [*sweep.overrides, *(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in m.setting.items())]
+    sets = [*sweep.overrides, *assignments(m.setting)]
     return "seqcls run " + shlex.quote(sweep.config) + "".join(f" --set {shlex.quote(s)}" for s in sets)
 
 # %% ../nbs/78_compare.ipynb #e24a505d

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from .config import load_config, parse_override
-from .console import say
+from .console import START_ENV, say
 from .errors import ConfigError
 
 # %% auto #0
@@ -169,7 +169,6 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
     ids = [s.strip() for s in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if s.strip()][:gpus] or [str(i) for i in range(gpus)]
     slots = [ids[i * sweep.num_gpus:(i + 1) * sweep.num_gpus] for i in range(sweep.parallel)] if gpus else [[]] * sweep.parallel  # GPUs each member sees
     free = list(range(len(slots)))
-    todo = [m for m in sweep.members if m.state != "finished"]
     for m in sweep.members:
         if m.state != "finished" and output_dir_state(sweep.dir / m.name) == "finished": m.state = "finished"; _result(sweep, m)
     todo = [m for m in sweep.members if m.state != "finished"]
@@ -179,7 +178,7 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
     def one(m: Member):
         nonlocal done
         with lock: slot = free.pop(0); m.state, m.error = "running", None; sweep.save()
-        env = {**os.environ, "SEQCLS_T0": str(time.time())}
+        env = {**os.environ, START_ENV: str(time.time())}  # each member times its start-up from here
         if slots[slot]: env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots[slot]))
         where = f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if slots[slot] else ""
         say(f"started  {m.name}{where}")
