@@ -420,6 +420,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'seqcls.trainer.build_training_arguments': ('trainer.html#build_training_arguments', 'seqcls/trainer.py'),
                                 'seqcls.trainer.classification_details': ('trainer.html#classification_details', 'seqcls/trainer.py'),
                                 'seqcls.trainer.compute_metrics': ('trainer.html#compute_metrics', 'seqcls/trainer.py'),
+                                'seqcls.trainer.fill_reduce_bucket': ('trainer.html#fill_reduce_bucket', 'seqcls/trainer.py'),
                                 'seqcls.trainer.logit_adjustment_offsets': ('trainer.html#logit_adjustment_offsets', 'seqcls/trainer.py'),
                                 'seqcls.trainer.merge_deepspeed': ('trainer.html#merge_deepspeed', 'seqcls/trainer.py'),
                                 'seqcls.trainer.normalize_report_to': ('trainer.html#normalize_report_to', 'seqcls/trainer.py')},

@@ -30,7 +30,7 @@ from .tracking import TrackingCallback, make_tracker
 from .callbacks import (DeferredReweighting, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
 from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
-                            compute_metrics, logit_adjustment_offsets)
+                            compute_metrics, fill_reduce_bucket, logit_adjustment_offsets)
 from .weights import build_class_weights
 
 log = logging.getLogger("seqcls")
@@ -110,6 +110,7 @@ def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments
     if args.load_best_model_at_end: callbacks.append(LaterOnTies())  # before EarlyStopping: a tie is no miss
     if cfg.budget.early_stopping_patience and args.load_best_model_at_end:
         callbacks.append(EarlyStopping(cfg.budget.early_stopping_patience, start_fraction=drw))
+    fill_reduce_bucket(args, model)  # ZeRO-1/2's "auto" bucket, before the Trainer hands the DeepSpeed config to accelerate
     trainer = SeqclsTrainer(model=model, args=args, max_tokens_per_batch=cfg.data.max_tokens_per_batch,
                       pad_to_multiple_of=cfg.data.pad_to_multiple_of, drop_padding_mask=drop_mask,
                       max_batch_size=budget.max_batch_size if budget else None, balance_ranks=cfg.data.balance_ranks,

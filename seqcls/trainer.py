@@ -14,14 +14,15 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from .config import DataConfig, RunConfig
 from .deepspeed_config import DS_PAIRS
+from .dist import get_world_size
 from .training_args import no_sync_defaults, selection_defaults
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'WeightedCrossEntropy', 'logit_adjustment_offsets', 'compute_metrics', 'classification_details',
-           'normalize_report_to', 'merge_deepspeed', 'build_training_arguments', 'build_collator',
-           'TokenBudgetBatchSampler', 'SeqclsTrainer']
+__all__ = ['log', 'ZERO_BUCKET_MAX', 'WeightedCrossEntropy', 'logit_adjustment_offsets', 'compute_metrics',
+           'classification_details', 'normalize_report_to', 'merge_deepspeed', 'build_training_arguments',
+           'fill_reduce_bucket', 'build_collator', 'TokenBudgetBatchSampler', 'SeqclsTrainer']
 
 # %% ../nbs/40_trainer.ipynb #8265d9e5
 class WeightedCrossEntropy:
@@ -96,13 +97,32 @@ def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True, ove
     """TrainingArguments from the config: training_args (+ `overrides`, e.g. a `Budget`'s) + seed + DeepSpeed, report_to as a
     list, seqcls's defaults for what is left unset, output_dir created."""
     ta = {**cfg.training_args, **(overrides or {})}
-    if not torch.cuda.is_available(): ta.setdefault("dataloader_pin_memory", False)  # nothing to pin for; torch warns at every loader
+    if not torch.cuda.is_available():
+        ta.setdefault("dataloader_pin_memory", False)  # nothing to pin for; torch warns at every loader
+        if get_world_size() > 1: ta.setdefault("use_cpu", True)  # else accelerate sees one CPU process, and DeepSpeed's batch check fails
     ta = selection_defaults(no_sync_defaults(ta), cfg.data.eval_split is not None)
     ta["seed"] = cfg.seed
     ta["report_to"] = normalize_report_to(ta.get("report_to"))
     if cfg.deepspeed is not None: ta["deepspeed"] = merge_deepspeed(cfg.deepspeed, ta)
     if create_output_dir: Path(ta["output_dir"]).mkdir(parents=True, exist_ok=True)
     return TrainingArguments(**ta)
+
+# %% ../nbs/40_trainer.ipynb #96e1746e
+ZERO_BUCKET_MAX = 200_000_000
+
+def fill_reduce_bucket(args: TrainingArguments, model) -> int | None:
+    "Fill ZeRO-1/2's `reduce_bucket_size: \"auto\"` from the model (see above); returns the number set, or None if nothing was auto."
+    hf = getattr(args, "hf_deepspeed_config", None)
+    zero = (hf.config.get("zero_optimization") or {}) if hf is not None else {}
+    hidden = getattr(getattr(model, "config", None), "hidden_size", None)
+    if zero.get("stage") not in (1, 2) or zero.get("reduce_bucket_size") != "auto" or not hidden: return None
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    size = int(min(ZERO_BUCKET_MAX, max(hidden * hidden, trainable // 8)))
+    zero["reduce_bucket_size"] = size
+    if isinstance(args.deepspeed, dict):  # the Trainer rebuilds its DeepSpeed config from this dict in some paths
+        args.deepspeed.setdefault("zero_optimization", {})["reduce_bucket_size"] = size
+    log.info(f"DeepSpeed: zero_optimization.reduce_bucket_size auto -> {size:,} ({trainable:,} trainable numbers, hidden size {hidden})")
+    return size
 
 # %% ../nbs/40_trainer.ipynb #1bf814ea
 def build_collator(tokenizer, data: DataConfig) -> DataCollatorWithPadding:

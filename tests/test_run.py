@@ -129,8 +129,13 @@ def test_training_process_exits_promptly_after_finishing(tmp_path, tiny_data):
 
 
 def test_two_process_deepspeed_run_logs_one_mlflow_run(tmp_path, tiny_data):
-    "The multi-GPU launch path on CPU: seqcls run --launcher deepspeed --num-gpus 2 (ZeRO-2), one MLflow run, not one per rank."
-    res = run_seqcls("run", TINY, "--run-name", "ds", "--quiet", "--launcher", "deepspeed", "--num-gpus", "2",
+    """The multi-GPU launch path on CPU: seqcls run --launcher deepspeed --num-gpus 2 (ZeRO-2), one MLflow run, not one per rank.
+    The config does not say `use_cpu` (several CPU processes need it; seqcls sets it), and ZeRO-2's "auto" gradient bucket
+    is filled from the model."""
+    cfg = tmp_path / "tiny-no-use-cpu.yml"
+    cfg.write_text(TINY.read_text().replace("  use_cpu: true\n", ""))
+    assert "use_cpu" not in cfg.read_text()
+    res = run_seqcls("run", cfg, "--run-name", "ds", "--quiet", "--launcher", "deepspeed", "--num-gpus", "2",
                      "--set", f"training_args.output_dir={tmp_path}", "--set", f"data.path={tiny_data}",
                      "--set", "deepspeed=configs/deepspeed/zero2.json", "--set", "training_args.num_train_epochs=1",
                      "--set", f"launch.master_port={29900 + os.getpid() % 90}")
@@ -138,6 +143,7 @@ def test_two_process_deepspeed_run_logs_one_mlflow_run(tmp_path, tiny_data):
     run = tmp_path / "ds"
     assert re.search(r"deepspeed --num_gpus 2 (--master_port \d+ )?--module seqcls.train", (run / "launch.sh").read_text())
     assert json.loads((run / "metrics.json").read_text())["world_size"] == 2
+    assert re.search(r"reduce_bucket_size auto -> [\d,]+ \([\d,]+ trainable numbers, hidden size 32\)", (run / "train.log").read_text())
     from mlflow.tracking import MlflowClient
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("seqcls-tiny").experiment_id])
