@@ -8,6 +8,8 @@ random weights and Reuters R8 up to 512 tokens.
 Scenarios (each a config written here, each GPU count one `seqcls run`):
   lora-zero2   1.5B, LoRA r=16, ZeRO-2, 12k-token batches per GPU, no compilation (compile time would dominate short runs)
   full-zero2   3B full fine-tuning (all weights, AdamW), ZeRO-2, gradient checkpointing, 8k-token batches per GPU
+  full-zero2-hfauto  full-zero2 with reduce_bucket_size = hidden_size² (what transformers fills for "auto"; seqcls now fills
+               "auto" itself under ZeRO-1/2): the baseline of the bucket-size fix, measured in the same call
   full-zero3   the same under ZeRO-3; its gathered 16-bit save is reloaded on one GPU by `seqcls predict`, whose
                predictions must equal the run's own on the test split
   kill         lora-zero2 on 2 GPUs with rank 1 killed (SIGKILL) mid-training: how long the job takes to end, and
@@ -43,6 +45,10 @@ def config(work: Path, tokenizer: str, csv: Path, scenario: str, size: str) -> P
     "The config of a scenario: a user's YAML (data from CSV files, DeepSpeed from the shipped JSON files)."
     lora = scenario.startswith(("lora", "kill", "balance"))
     zero = "zero3" if scenario == "full-zero3" else "zero2"
+    ds = f"{ROOT}/configs/deepspeed/{zero}.json"
+    if scenario == "full-zero2-hfauto":
+        d = json.loads(Path(ds).read_text()); d["zero_optimization"]["reduce_bucket_size"] = QWEN2[size]["hidden_size"] ** 2
+        ds = work / "zero2-hfauto.json"; ds.write_text(json.dumps(d, indent=1))
     p = work / f"{scenario}.yml"
     p.write_text(f"""
 seed: 0
@@ -58,7 +64,7 @@ data:
   max_tokens_per_batch: {12288 if lora else 8192}
   balance_ranks: {str(scenario != "balance-off").lower()}
 lora: {{enabled: {str(lora).lower()}, r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj], adapter_dtype: model}}
-deepspeed: "{ROOT}/configs/deepspeed/{zero}.json"
+deepspeed: "{ds}"
 training_args:
   output_dir: "{work}/runs/{scenario}"
   max_steps: {40 if lora else 15}
@@ -112,22 +118,23 @@ def main():
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--size-lora", default="1.5b"); ap.add_argument("--size-full", default="3b")
     ap.add_argument("--set", action="append", default=[], help="an extra config override for every run (CPU smoke tests)")
+    ap.add_argument("--repeats", type=int, default=1, help="run the whole list this many times, scenarios interleaved (run-to-run spread)")
     a = ap.parse_args()
     work, log = Path(a.work), Path(a.log or Path(a.out).with_suffix(".log"))
     work.mkdir(parents=True, exist_ok=True)
     print(machine(), flush=True)
-    for scenario in a.scenarios:
+    for rep, scenario in ((r, s) for r in range(a.repeats) for s in a.scenarios):
         size = a.size_full if scenario.startswith("full") else a.size_lora
         cfg = config(work, a.tokenizer, Path(a.csv), scenario, size)
         if not (work / "r8-512").exists(): seqcls("prepare", cfg, *[x for o in a.set for x in ("--set", o)], log=log)
         counts = [2] if scenario == "kill" else [max(a.gpus)] if scenario == "balance-off" else a.gpus
         for n in counts:
-            name = f"{n}gpu"
+            name = f"{n}gpu" + (f"-r{rep}" if rep else "")
             run = work / "runs" / scenario / name
             rc, wall = seqcls("run", cfg, "--launcher", "deepspeed", "--num-gpus", n, "--run-name", name, *[x for o in a.set for x in ("--set", o)], log=log,
                               kill_when=run / "train.log" if scenario == "kill" else None)
-            m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
-            row = {"bench": "multigpu", "scenario": scenario, "model": size, "gpus": n, "exit": rc, "wall_s": round(wall, 1),
+            m = json.loads((run / "metrics.json").read_text()) if rc == 0 and (run / "metrics.json").is_file() else {}  # a refused run leaves an older one's
+            row = {"bench": "multigpu", "scenario": scenario, "model": size, "gpus": n, "repeat": rep, "exit": rc, "wall_s": round(wall, 1),
                    **{k: m.get(k) for k in ("train_real_tokens_per_second", "train_real_tokens_per_second_per_gpu", "rank_forward_ms",
                                             "rank_forward_spread", "throughput_steps", "gpu_mem_peak_gib", "train_runtime", "world_size")}}
             if scenario == "full-zero3" and rc == 0:  # the gathered save, reloaded on one GPU, predicts what the trained model did
