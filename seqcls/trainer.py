@@ -163,8 +163,10 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler):
         rng, w = np.random.default_rng(self.seed + self.epoch), self.num_replicas
         groups = [self.batches[i:i + w] for i in range(0, len(self.batches), w)]  # accelerate deals batch j to rank j % w
         first, rest = groups[0], groups[1:]
+        full, short = [g for g in rest if len(g) == w], [g for g in rest if len(g) < w]
         yield from first  # the longest batches always come first: an out-of-memory shows at once, not hours in
-        for j in rng.permutation(len(rest)): yield from rest[j]
+        for j in rng.permutation(len(full)): yield from full[j]
+        for g in short: yield from g  # the epoch's leftover last: in the middle it would shift every later group across ranks
 
 # %% ../nbs/40_trainer.ipynb #1acca74f
 class SeqclsTrainer(Trainer):
