@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['ALIASES', 'SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted',
-           'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated', 'raise_on_sigterm']
+           'TrainingDiverged', 'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated', 'raise_on_sigterm']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
@@ -32,6 +32,9 @@ class RunStateError(SeqclsError):
 class TrainingInterrupted(SeqclsError):
     "Training stopped on SIGTERM after saving a checkpoint; `resume.checkpoint: auto` continues it."
     exit_code = 143  # 128 + SIGTERM, as a process killed by it would report
+
+class TrainingDiverged(SeqclsError):
+    "The training loss stopped being a finite number; training stopped without saving a model."
 
 # %% ../nbs/01_errors.ipynb #02c1a275
 import difflib

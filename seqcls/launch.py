@@ -105,7 +105,8 @@ LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(INFO|DEBUG)\] \
 
 def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] | None = None) -> LaunchResult:
     """Run a launch script with its output shown as it comes (a progress bar redraws in place; `echo` gets text, by
-    default the terminal), the launchers' own INFO chatter written to `log_file` instead."""
+    default the terminal), the launchers' own INFO chatter written to `log_file` instead, and the training's
+    `seqcls: error:` line kept for `training_error` rather than shown (else the terminal would show it twice)."""
     echo = echo or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     log = open(log_file, "a", encoding="utf-8") if log_file else None
     if log and (t := since_start()) is not None:  # where the start-up time goes (the training's own stages follow)
@@ -121,6 +122,8 @@ def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Cal
                 if shown.strip(): tail.append(shown)
                 if LAUNCHER_CHATTER.match(shown):
                     if log: log.write(shown + "\n"); log.flush()
+                elif "seqcls: error: " in shown:  # the training's own error: `training_error` makes it the command's one error line
+                    if (before := line.split("seqcls: error: ", 1)[0]).strip(): echo(before + "\n")
                 else: echo(line + "\n")
             if "\r" in pending:  # a progress bar's redraw: show it now, not at the end of its line
                 done, pending = pending.rsplit("\r", 1)
@@ -217,11 +220,12 @@ def write_run_dir(plan: RunPlan) -> Path:
 # %% ../nbs/70_launch.ipynb #487e2256
 def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
-    user error (exit 2: a ConfigError) or on SIGTERM (143: TrainingInterrupted), else a RuntimeError pointing at the log."""
+    user error (exit 2: a ConfigError) or on SIGTERM (143: TrainingInterrupted), else a RuntimeError pointing at the log
+    (with that message, if one was said: a launcher may report a rank's exit 2 as its own exit 1)."""
     from seqcls.errors import ConfigError, TrainingInterrupted
     said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(result.tail) if "seqcls: error: " in l), None)
     if said and result.returncode in (2, 143): return (ConfigError if result.returncode == 2 else TrainingInterrupted)(said)
-    return RuntimeError(f"training failed (exit code {result.returncode}); see {Path(run_dir) / 'train.log'}")
+    return RuntimeError(f"training failed (exit code {result.returncode}){': ' + said if said else ''}; see {Path(run_dir) / 'train.log'}")
 
 # %% ../nbs/70_launch.ipynb #f59efd64
 _PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts

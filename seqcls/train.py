@@ -20,14 +20,14 @@ from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import SeqclsError, Terminated, TrainingInterrupted, raise_on_sigterm
+from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
 from .fused_lora import fuse_lora
 from .model import (apply_lora, check_max_length, check_model, compile_layers, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .callbacks import (DeferredReweighting, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
+from .callbacks import (DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
 from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
                             compute_metrics, fill_reduce_bucket, logit_adjustment_offsets)
@@ -132,10 +132,11 @@ class FinalEval:
 
 def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: str | None) -> FinalEval:
     "Train (resuming when asked), then evaluate the eval and test splits with the final model and tune the decision rule."
-    stop = GracefulStop(graceful=get_world_size() == 1)  # several processes: SIGTERM ends this rank at once, cleanly
-    trainer.add_callback(stop.install())
+    stop, guard = GracefulStop(graceful=get_world_size() == 1), DivergenceGuard()  # several processes: SIGTERM ends this rank at once
+    trainer.add_callback(stop.install()); trainer.add_callback(guard)  # the guard last: a diverged step's log reaches MLflow first
     try: result = trainer.train(resume_from_checkpoint=resume_from)
     finally: stop.uninstall()
+    if guard.error: raise TrainingDiverged(guard.error)
     if stop.signal is not None:
         raise TrainingInterrupted(f"training stopped by SIGTERM at step {trainer.state.global_step} with a checkpoint saved in "
                                   f"{cfg.output_dir}; continue it with --set resume.checkpoint=auto")

@@ -402,6 +402,29 @@ def test_a_crash_marks_the_mlflow_run_failed(tmp_path, tiny_data):
     assert _run_statuses(tmp_path) == ["FAILED"]
 
 
+@pytest.mark.parametrize("launcher", ["python", pytest.param("deepspeed", marks=pytest.mark.slow)])
+def test_a_diverged_run_stops_at_once_with_one_line(launcher, tmp_path, tiny_data):
+    """A learning rate far too high turns the loss into nan within a few steps: the run stops at the first logged nan (not
+    after its 96 steps), says so in one line, saves no model and no checkpoint of the diverged weights, and its MLflow
+    run is FAILED; under the DeepSpeed launcher both ranks stop at the same step and the job ends."""
+    sets = ["training_args.learning_rate=1e6", "training_args.logging_steps=2"]
+    if launcher == "deepspeed": sets += ["deepspeed=configs/deepspeed/zero2.json", f"launch.master_port={29800 + os.getpid() % 90}"]
+    t0 = time.time()
+    res = run_seqcls("run", TINY, "--run-name", "lr", "--launcher", launcher, *(["--num-gpus", "2"] if launcher == "deepspeed" else []),
+                     *tiny_overrides(tmp_path, tiny_data, *sets), timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out[-3000:]
+    assert out.count("training diverged") == 1, out[-3000:]
+    said = re.search(r"seqcls: error: training diverged: the training loss logged at step (\d+) is (nan|inf)", res.stderr)
+    assert said and int(said[1]) < 32, res.stderr[-2000:]  # within the first epoch, not at the end of the run
+    assert "learning_rate (1e+06 now)" in res.stderr
+    run = tmp_path / "run" / "lr"
+    assert (run / "train.log").is_file() and "training diverged" in (run / "train.log").read_text()
+    assert not (run / "model").exists() and not (run / "metrics.json").exists() and not list(run.glob("checkpoint-*"))
+    assert _run_statuses(tmp_path / "run") == ["FAILED"]  # `seqcls run` keeps the store beside its runs
+    assert time.time() - t0 < 240
+
+
 # ---------------------------------------------------------------- round 2: data loss, stale runs, ordinary files
 def test_sigterm_while_prepare_saves_leaves_nothing_half_written(tmp_path):
     "SIGTERM (a scheduler, `timeout`) during the save: no hidden temporary folder beside data.path, no data.path, exit 143."
