@@ -42,23 +42,27 @@ def member_results(sweep: Sweep):
 
 # %% ../nbs/78_compare.ipynb #1cf242ad
 def comparison_table(results):
-    "Per setting: mean and standard deviation over seeds of validation and test macro-F1 and accuracy, best validation first."
+    """Per setting: mean and standard deviation over seeds of validation and test macro-F1 and accuracy, best validation
+    first; a setting with fewer finished seeds than the others (a member diverged or failed) comes after the complete ones."""
     agg = results.groupby("setting", sort=False).agg(
         seeds=("seed", "count"),
         val_f1_macro=("eval_f1_macro", "mean"), val_f1_macro_sd=("eval_f1_macro", "std"),
         val_accuracy=("eval_accuracy", "mean"), test_f1_macro=("test_f1_macro", "mean"), test_f1_macro_sd=("test_f1_macro", "std"),
         test_accuracy=("test_accuracy", "mean"))
-    return agg.sort_values("val_f1_macro", ascending=False).round(4)
+    import pandas as pd
+    complete, by_val = agg["seeds"] == agg["seeds"].max(), lambda t: t.sort_values("val_f1_macro", ascending=False)
+    return pd.concat([by_val(agg[complete]), by_val(agg[~complete])]).round(4)
 
 # %% ../nbs/78_compare.ipynb #796eb148
 def choose_setting(results) -> str:
-    "The setting with the best mean validation macro-F1 (never the test split's)."
+    "The setting with the best mean validation macro-F1 (never the test split's) among those with every seed finished."
     return comparison_table(results).index[0]
 
 # %% ../nbs/78_compare.ipynb #c83980ca
 def choice_caveats(results) -> list[str]:
-    """What the choice cannot see: classes with no validation example (selection and the choice are blind to them), and
-    settings whose mean validation macro-F1 is within one standard deviation over seeds of the chosen one's."""
+    """What the choice cannot see: classes with no validation example (selection and the choice are blind to them),
+    settings whose mean validation macro-F1 is within one standard deviation over seeds of the chosen one's, and settings
+    left out because some of their seeds did not finish."""
     out, table = [], comparison_table(results)
     counts = results["eval_counts"].dropna()
     blind = [c for c, n in counts.iloc[0].items() if n == 0] if len(counts) else []
@@ -67,10 +71,16 @@ def choice_caveats(results) -> list[str]:
                    "how a setting does on them; their F1 on the report split is in the heatmap. Give a validation file that has them "
                    "(data.source.validation_file) or a larger data.validation_size.")
     best, sd = table.iloc[0]["val_f1_macro"], table.iloc[0]["val_f1_macro_sd"]
-    close = [s for s in table.index[1:] if sd == sd and best - table.loc[s, "val_f1_macro"] <= sd]
+    full = table["seeds"] == table["seeds"].max()
+    close = [s for s in table.index[1:] if full[s] and sd == sd and best - table.loc[s, "val_f1_macro"] <= sd]
     if close:
         out.append(f"Within one standard deviation over seeds ({sd:.4f}) of the chosen setting's validation macro-F1: "
                    f"{'; '.join(close)}. More seeds (--seeds) would tell them apart.")
+    if (~full).any():
+        out.append(f"Left out of the choice, with fewer finished seeds than the others ({table['seeds'].max()}): "
+                   + "; ".join(f"{s} ({table.loc[s, 'seeds']})" for s in table.index[~full])
+                   + ". A member that diverged or failed is listed at the top with its error; a setting that diverges for "
+                     "some seeds is not a safe choice.")
     return out
 
 # %% ../nbs/78_compare.ipynb #544955f9

@@ -60,7 +60,7 @@ class Member:
     name: str                    # the run directory's name under the sweep directory
     setting: dict                # grid key -> value
     seed: int
-    state: str = "pending"       # pending, running, finished, failed, interrupted
+    state: str = "pending"       # pending, running, finished, diverged, failed, interrupted
     val_f1_macro: float | None = None
     seconds: float | None = None
     error: str | None = None
@@ -110,7 +110,7 @@ class Sweep:
         d = yaml.safe_load(f.read_text())
         return cls(**{**d, "dir": Path(d["dir"]), "members": [Member(**m) for m in d["members"]]})
 
-    def counts(self) -> dict: return {s: sum(m.state == s for m in self.members) for s in ("finished", "failed", "interrupted", "pending", "running")}
+    def counts(self) -> dict: return {s: sum(m.state == s for m in self.members) for s in ("finished", "diverged", "failed", "interrupted", "pending", "running")}
 
 # %% ../nbs/75_sweep.ipynb #dad65a59
 def plan_sweep(config: str, grid_specs: list[str], seeds: str | None = None, overrides: list[str] = (), name: str | None = None,
@@ -163,7 +163,8 @@ def _result(sweep: Sweep, m: Member) -> None:
     if f.is_file(): m.val_f1_macro = json.loads(f.read_text()).get("eval_f1_macro")
 
 def run_members(sweep: Sweep, gpus: int = 0) -> None:
-    "Run every member not finished yet, `sweep.parallel` at a time; the record is saved at every start and end."
+    """Run every member not finished yet, `sweep.parallel` at a time; the record is saved at every start and end. A member
+    whose loss diverged is a result of its setting: it is recorded as `diverged` and not run again."""
     from seqcls.persistence import output_dir_state
     lock, procs = threading.Lock(), {}
     ids = [s.strip() for s in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if s.strip()][:gpus] or [str(i) for i in range(gpus)]
@@ -171,7 +172,7 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
     free = list(range(len(slots)))
     for m in sweep.members:
         if m.state != "finished" and output_dir_state(sweep.dir / m.name) == "finished": m.state = "finished"; _result(sweep, m)
-    todo = [m for m in sweep.members if m.state != "finished"]
+    todo = [m for m in sweep.members if m.state not in ("finished", "diverged")]  # a diverged member would diverge again
     total, done = len(sweep.members), len(sweep.members) - len(todo)
     (sweep.dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -192,12 +193,12 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
             m.seconds = round(time.time() - t0, 1)
             if rc == 0: m.state = "finished"; _result(sweep, m)
             elif m.state != "interrupted":
-                m.state = "failed"
                 lines = (sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines()
                 m.error = next((l.split("error: ", 1)[1] for l in reversed(lines) if "seqcls: error: " in l or "training failed" in l), f"exit code {rc}")
+                m.state = "diverged" if m.error.startswith("training diverged") else "failed"  # a result of its setting, not a fault
             sweep.save()
         f1 = f": validation macro-F1 {m.val_f1_macro:.4f}" if m.val_f1_macro is not None else ""
-        say(f"{m.state:<8} {m.name}{f1} ({m.seconds:.0f} s) [{done}/{total}]" + (f": {m.error}" if m.state == "failed" else ""))
+        say(f"{m.state:<8} {m.name}{f1} ({m.seconds:.0f} s) [{done}/{total}]" + (f": {m.error}" if m.state in ("failed", "diverged") else ""))
 
     import concurrent.futures as cf
     pool = cf.ThreadPoolExecutor(sweep.parallel)
