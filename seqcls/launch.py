@@ -100,8 +100,10 @@ class LaunchResult(NamedTuple):
     tail: list[str]
 
 # %% ../nbs/70_launch.ipynb #109940f1
-# the launchers' own INFO lines ("[2026-11-26 02:24:08,463] [INFO] [launch.py:253:...]"): for the log, not the terminal
-LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(INFO|DEBUG)\] \[[\w.]+:\d+:")
+# the launchers' own lines: any INFO line ("[2026-11-26 02:24:08,463] [INFO] [launch.py:253:...]"), and the DeepSpeed
+# launcher's warnings and errors (no hostfile on one machine; "exits with return code = 2" after the training said why):
+# for the log, not the terminal. The training's own warnings (DeepSpeed's "[logging.py:...] OVERFLOW!") are shown.
+LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(?:(?:INFO|DEBUG)\] \[[\w.]+|(?:WARNING|ERROR)\] \[(?:runner|launch)\.py):\d+:")
 
 def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] | None = None) -> LaunchResult:
     """Run a launch script with its output shown as it comes (a progress bar redraws in place; `echo` gets text, by
