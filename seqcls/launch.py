@@ -107,7 +107,7 @@ LAUNCHER_CHATTER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[(?:(?:INFO|DEBUG
 
 def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Callable[[str], None] | None = None) -> LaunchResult:
     """Run a launch script with its output shown as it comes (a progress bar redraws in place; `echo` gets text, by
-    default the terminal), the launchers' own INFO chatter written to `log_file` instead, and the training's
+    default the terminal), the launchers' own chatter (`LAUNCHER_CHATTER`) written to `log_file` instead, and the training's
     `seqcls: error:` line kept for `training_error` rather than shown (else the terminal would show it twice)."""
     echo = echo or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     log = open(log_file, "a", encoding="utf-8") if log_file else None
