@@ -150,9 +150,8 @@ def cmd_run(args) -> int:
     except PapermillExecutionError as e:
         user = _user_error(e.ename)
         if user is not None:
-            from seqcls.errors import TrainingInterrupted
             from seqcls.launch import discard_untrained_run
-            if created and user is not TrainingInterrupted: discard_untrained_run(plan.run_dir)  # exit 2 leaves nothing behind
+            if created and user.exit_code == 2: discard_untrained_run(plan.run_dir)  # bad input leaves nothing behind; a stop keeps the run
             raise user(e.evalue) from None
         print(f"seqcls: training failed: {e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
         return 1

@@ -34,7 +34,9 @@ class TrainingInterrupted(SeqclsError):
     exit_code = 143  # 128 + SIGTERM, as a process killed by it would report
 
 class TrainingDiverged(SeqclsError):
-    "The training loss stopped being a finite number; training stopped without saving a model."
+    """The training loss stopped being a finite number; training stopped without saving a model. Not bad input: the run
+    trained, and its directory (log, earlier checkpoints) and MLflow run (FAILED) stay, so it has an exit status of its own."""
+    exit_code = 3
 
 # %% ../nbs/01_errors.ipynb #02c1a275
 import difflib

@@ -295,7 +295,7 @@ def console_summary(metrics: dict, output_dir: Path) -> list[str]:
     return lines + [f"outputs: {output_dir}"]
 
 def main(argv=None, callbacks=()) -> int:
-    "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 1 on a crash."
+    "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 3 on a diverged loss, 143 on SIGTERM, 1 on a crash."
     args = parse_args(argv)
     for flag, env in (("local_rank", "LOCAL_RANK"), ("rank", "RANK"), ("world_size", "WORLD_SIZE")):
         if getattr(args, flag) is not None and env not in os.environ: os.environ[env] = str(getattr(args, flag))
