@@ -327,6 +327,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'seqcls.sweep.Sweep.load': ('sweep.html#sweep.load', 'seqcls/sweep.py'),
                               'seqcls.sweep.Sweep.save': ('sweep.html#sweep.save', 'seqcls/sweep.py'),
                               'seqcls.sweep._member_command': ('sweep.html#_member_command', 'seqcls/sweep.py'),
+                              'seqcls.sweep._member_error': ('sweep.html#_member_error', 'seqcls/sweep.py'),
                               'seqcls.sweep._result': ('sweep.html#_result', 'seqcls/sweep.py'),
                               'seqcls.sweep._split_top': ('sweep.html#_split_top', 'seqcls/sweep.py'),
                               'seqcls.sweep._value_text': ('sweep.html#_value_text', 'seqcls/sweep.py'),

@@ -157,6 +157,13 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
 
+def _member_error(lines: list[str], rc: int) -> str:
+    "What a member's `seqcls run` said when it failed: its `seqcls: error:` line, or its `seqcls: training failed:` line after a crash."
+    for l in reversed(lines):
+        for mark in ("seqcls: error: ", "seqcls: training failed: "):
+            if mark in l: return l.split(mark, 1)[1]
+    return f"exit code {rc}"
+
 def _result(sweep: Sweep, m: Member) -> None:
     "Read a finished member's validation macro-F1."
     f = sweep.dir / m.name / "metrics.json"
@@ -193,9 +200,8 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
             m.seconds = round(time.time() - t0, 1)
             if rc == 0: m.state = "finished"; _result(sweep, m)
             elif m.state != "interrupted":
-                lines = (sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines()
-                m.error = next((l.split("error: ", 1)[1] for l in reversed(lines) if "seqcls: error: " in l or "training failed" in l), f"exit code {rc}")
-                m.state = "diverged" if m.error.startswith("training diverged") else "failed"  # a result of its setting, not a fault
+                m.error = _member_error((sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines(), rc)
+                m.state = "diverged" if "training diverged: " in m.error else "failed"  # a result of its setting, not a fault
             sweep.save()
         f1 = f": validation macro-F1 {m.val_f1_macro:.4f}" if m.val_f1_macro is not None else ""
         say(f"{m.state:<8} {m.name}{f1} ({m.seconds:.0f} s) [{done}/{total}]" + (f": {m.error}" if m.state in ("failed", "diverged") else ""))
