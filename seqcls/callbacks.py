@@ -141,7 +141,7 @@ class DivergenceGuard(TrainerCallback):
         before = f" (it was {self.last[1]:.4g} at step {self.last[0]})" if self.last else " (the first loss logged)"
         self.error = (f"training diverged: the training loss logged at step {state.global_step} is {loss}{before}; training "
                       f"stopped there and no model was saved. Lower training_args.learning_rate ({args.learning_rate:g} now) "
-                      "and run again; with fp16, bf16 is steadier")
+                      "and run again" + ("; bf16, where the GPU has it, is steadier than fp16" if getattr(args, "fp16", False) else ""))
         control.should_training_stop = True
         self.on_epoch_end(args, state, control)
 
