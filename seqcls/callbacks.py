@@ -182,7 +182,10 @@ class ConsoleProgress(TrainerCallback):
         else: say(line)
         if "eval_f1_macro" in metrics: self._show(**{"val macro-F1": _fmt(metrics["eval_f1_macro"])})
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, args, state, control, **kwargs): self.close()
+
+    def close(self):
+        "End the bar's line (also when training raised: the error's line then starts on a line of its own)."
         if self.bar is not None: self.bar.close(); self.bar = None
 
     def _show(self, **kv):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['ALIASES', 'SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted',
-           'TrainingDiverged', 'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated', 'raise_on_sigterm']
+           'TrainingDiverged', 'OutOfGpuMemory', 'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated',
+           'raise_on_sigterm']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
     "An error the user can fix: its message names the file or key, what is wrong, and what to do."
     exit_code = 2
+    every_rank = False  # said by rank 0 only: every rank reaches the same error (the config, the data, a gathered loss)
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))  # always one line
@@ -37,6 +39,13 @@ class TrainingDiverged(SeqclsError):
     """The training loss stopped being a finite number; training stopped without saving a model. Not bad input: the run
     trained, and its directory (log, earlier checkpoints) and MLflow run (FAILED) stay, so it has an exit status of its own."""
     exit_code = 3
+
+class OutOfGpuMemory(SeqclsError):
+    """A GPU ran out of memory while the model loaded, trained or evaluated; the message says how much the weights,
+    gradients and optimizer states take and which keys lower it. Like a diverged run, it keeps what the run wrote and
+    has an exit status of its own. One rank may run out alone (its GPU shared, its batches longer), so any rank says it."""
+    exit_code = 4
+    every_rank = True
 
 # %% ../nbs/01_errors.ipynb #02c1a275
 import difflib

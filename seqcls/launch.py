@@ -222,12 +222,14 @@ def write_run_dir(plan: RunPlan) -> Path:
 # %% ../nbs/70_launch.ipynb #487e2256
 def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
-    user error (exit 2: a ConfigError), on SIGTERM (143: TrainingInterrupted) or on a diverged loss (3:
-    TrainingDiverged), else a RuntimeError pointing at the log (with that message, if one was said: a launcher may
-    report a rank's exit 2 as its own exit 1)."""
-    from seqcls.errors import ConfigError, TrainingDiverged, TrainingInterrupted
+    user error (exit 2: a ConfigError), on SIGTERM (143: TrainingInterrupted), on a diverged loss (3: TrainingDiverged)
+    or out of GPU memory (4: OutOfGpuMemory, known by its line too: a launcher may report a rank's exit as its own exit
+    1), else a RuntimeError pointing at the log (with that message, if one was said)."""
+    from seqcls.errors import ConfigError, OutOfGpuMemory, TrainingDiverged, TrainingInterrupted
     said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(result.tail) if "seqcls: error: " in l), None)
-    kind = {2: ConfigError, TrainingInterrupted.exit_code: TrainingInterrupted, TrainingDiverged.exit_code: TrainingDiverged}.get(result.returncode)
+    kind = {2: ConfigError, TrainingInterrupted.exit_code: TrainingInterrupted, TrainingDiverged.exit_code: TrainingDiverged,
+            OutOfGpuMemory.exit_code: OutOfGpuMemory}.get(result.returncode)
+    if said and said.startswith("out of GPU memory "): kind = OutOfGpuMemory
     if said and kind: return kind(said)
     return RuntimeError(f"training failed (exit code {result.returncode}){': ' + said if said else ''}; see {Path(run_dir) / 'train.log'}")
 

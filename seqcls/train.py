@@ -20,14 +20,14 @@ from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
+from .errors import OutOfGpuMemory, SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
 from .fused_lora import fuse_lora
 from .model import (apply_lora, check_max_length, check_model, compile_layers, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .callbacks import (DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
+from .callbacks import (ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
 from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
                             compute_metrics, fill_reduce_bucket, logit_adjustment_offsets)
@@ -36,9 +36,10 @@ from .weights import build_class_weights
 log = logging.getLogger("seqcls")
 
 # %% auto #0
-__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_loss', 'build_trainer',
-           'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs', 'ensure_prepared',
-           'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
+__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'parameter_counts', 'zero_stage', 'state_gib_per_gpu',
+           'oom_message', 'gpu_memory_error', 'training_phase', 'prepare_model', 'model_inputs', 'build_loss',
+           'build_trainer', 'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs',
+           'ensure_prepared', 'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -68,6 +69,73 @@ def load_artifacts(cfg: RunConfig) -> Artifacts:
                                   enabled=l.class_weights, scheme=l.scheme, beta=l.beta, enforce_caps=l.enforce_caps)
     return Artifacts(splits, tokenizer, num_labels, label_names(splits, num_labels), counts, weights)
 
+# %% ../nbs/60_train.ipynb #ac7d15ed
+def parameter_counts(model) -> tuple[int, int, int]:
+    "(all weights, trained weights, bytes of the frozen weights); a weight that ZeRO-3 partitioned counts whole."
+    total = trained = frozen_bytes = 0
+    for p in model.parameters():
+        n = getattr(p, "ds_numel", None) or p.numel()
+        total += n
+        if p.requires_grad: trained += n
+        else: frozen_bytes += n * p.element_size()
+    return total, trained, frozen_bytes
+
+def zero_stage(cfg: RunConfig) -> int | None:
+    "The DeepSpeed ZeRO stage of the config, or None without DeepSpeed."
+    return ((cfg.deepspeed or {}).get("zero_optimization") or {}).get("stage") if cfg.deepspeed is not None else None
+
+def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stage: int | None = None) -> float:
+    """GiB per GPU that weights, gradients and AdamW states take before any activation. A trained weight takes 16 bytes
+    (bf16 under DeepSpeed: 2 weight + 2 gradient + 4 fp32 copy + 8 moments; the Trainer's fp32 weights: 4 + 4 + 8), a
+    frozen one its own size; ZeRO-1 splits the fp32 copy and moments over the GPUs, ZeRO-2 the gradients too, ZeRO-3 all."""
+    n, t = max(world_size, 1), trained
+    b = {3: (16 * t + frozen_bytes) / n, 2: 2 * t + frozen_bytes + 14 * t / n, 1: 4 * t + frozen_bytes + 12 * t / n}.get(stage, 16 * t + frozen_bytes)
+    return b / 2**30
+
+def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, args, world_size: int = 1,
+                gpu_gib: float | None = None, rank: int = 0) -> str:
+    "The one line for a GPU that ran out of memory `where` (\"at training step 3\", \"evaluating the final model\")."
+    stage = zero_stage(cfg)
+    state = state_gib_per_gpu(trained, frozen_bytes, world_size, stage)
+    head = f"out of GPU memory {where}" + (f" on rank {rank}" if world_size > 1 else "")
+    split = f", split over {world_size} GPUs by ZeRO-{stage}" if stage and world_size > 1 else ""
+    count = f"{trained / 1e9:.2f} B" if trained >= 1e9 else f"{trained / 1e6:.1f} M"
+    est = f"the weights, gradients and AdamW states ({count} trained weights at 16 bytes each{split}) take about {state:.1f} GiB per GPU" if state >= 1 else \
+          f"the weights, gradients and AdamW states ({count} trained weights) take {state * 1024:.0f} MiB per GPU"
+    if gpu_gib and state > 0.85 * gpu_gib:  # the states alone do not fit: no smaller batch can help
+        fixes = [] if cfg.lora.enabled else ["train LoRA adapters instead of every weight (lora.enabled: true)"]
+        if stage == 3:
+            need = -(-int(state * world_size) // int(0.75 * gpu_gib))
+            fixes.append(f"run on more GPUs (about {need} hold them: --num-gpus, launch.num_nodes) or offload the optimizer states to "
+                         "the CPU (zero_optimization.offload_optimizer in the DeepSpeed JSON)")
+        else:
+            fixes.append("split them over several GPUs with ZeRO-3 (deepspeed: configs/deepspeed/zero3.json, seqcls run --launcher "
+                         "deepspeed --num-gpus N)")
+        return f"{head}: {est}, more than the GPU's {gpu_gib:.0f} GiB; " + ", or ".join(fixes)
+    if where.startswith("evaluating"):
+        fixes = [f"lower training_args.per_device_eval_batch_size ({args.per_device_eval_batch_size} now)"]
+    else:
+        fixes = [f"lower data.max_tokens_per_batch ({cfg.data.max_tokens_per_batch} now)" if cfg.data.max_tokens_per_batch else
+                 f"lower training_args.per_device_train_batch_size ({args.per_device_train_batch_size} now; raise "
+                 "gradient_accumulation_steps to keep the batch)"]
+        if not cfg.model.gradient_checkpointing: fixes.append("turn on model.gradient_checkpointing")
+        fixes.append(f"lower data.max_length ({cfg.data.max_length} now)")
+    of = f" of the GPU's {gpu_gib:.0f} GiB" if gpu_gib else ""
+    return f"{head}: {est}{of}, the rest went to activations; " + ", ".join(fixes[:-1]) + (" or " if len(fixes) > 1 else "") + fixes[-1]
+
+def gpu_memory_error(cfg: RunConfig, err: BaseException, where: str, model, args) -> OutOfGpuMemory:
+    "The `OutOfGpuMemory` for torch's `err`, with its own text in train.log."
+    log.info(f"torch: {' '.join(str(err).split())}")
+    gpu = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory / 2**30 if torch.cuda.is_available() else None
+    _, trained, frozen = parameter_counts(model)
+    return OutOfGpuMemory(oom_message(cfg, where, trained, frozen, args, get_world_size(), gpu, get_rank()))
+
+def training_phase(err: BaseException, step: int) -> str:
+    "Where in `trainer.train` an error arose: an evaluation during training, or the step being trained."
+    import traceback
+    names = {f.name for f in traceback.extract_tb(err.__traceback__)}
+    return f"evaluating at training step {step}" if names & {"evaluate", "evaluation_loop", "prediction_step"} else f"at training step {step + 1}"
+
 # %% ../nbs/60_train.ipynb #e09dab8d
 def prepare_model(cfg: RunConfig, art: Artifacts):
     "The classifier for the artifacts' labels, LoRA-wrapped when enabled."
@@ -81,8 +149,7 @@ def prepare_model(cfg: RunConfig, art: Artifacts):
         if fused and not is_deepspeed_zero3_enabled():
             log.info(f"fused {fuse_lora(model, traceable=cfg.model.compile_layers)} LoRA projections")
     if cfg.model.compile_layers: log.info(f"compiled {compile_layers(model)} transformer layers (regional, dynamic shapes)")
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    total, trainable, _ = parameter_counts(model)  # under ZeRO-3 the weights are partitioned already
     say(f"model: {cfg.model.name_or_path} ({type(model).__name__}, {total / 1e6:.1f} M parameters, {trainable / 1e6:.2f} M trained"
         + (", LoRA" if cfg.lora.enabled else "") + (", random initial weights" if cfg.model.random_init else "") + ")")
     return model
@@ -135,7 +202,12 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     stop, guard = GracefulStop(graceful=get_world_size() == 1), DivergenceGuard()  # several processes: SIGTERM ends this rank at once
     trainer.add_callback(stop.install()); trainer.add_callback(guard)  # the guard last: a diverged step's log reaches MLflow first
     try: result = trainer.train(resume_from_checkpoint=resume_from)
-    finally: stop.uninstall()
+    except torch.OutOfMemoryError as e:
+        raise gpu_memory_error(cfg, e, training_phase(e, trainer.state.global_step), trainer.model, trainer.args) from None
+    finally:
+        stop.uninstall()
+        for cb in trainer.callback_handler.callbacks:
+            if isinstance(cb, ConsoleProgress): cb.close()  # after an error too, so its line starts on a line of its own
     if guard.error: raise TrainingDiverged(guard.error)
     if stop.signal is not None:
         raise TrainingInterrupted(f"training stopped by SIGTERM at step {trainer.state.global_step} with a checkpoint saved in "
@@ -149,7 +221,8 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     metrics["train_steps"] = trainer.state.global_step
     for name in ("eval", "test"):
         if name not in art.splits: continue
-        out = trainer.predict(model_inputs(art.splits[name]), metric_key_prefix=name)
+        try: out = trainer.predict(model_inputs(art.splits[name]), metric_key_prefix=name)
+        except torch.OutOfMemoryError as e: raise gpu_memory_error(cfg, e, "evaluating the final model", trainer.model, trainer.args) from None
         metrics.update(out.metrics)
         logits = np.asarray(out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions)
         final.predictions[name] = (logits, out.label_ids)
@@ -254,7 +327,8 @@ def train(cfg: RunConfig,
     model = prepare_model(cfg, art)
     startup("model loaded")
     tracker = make_tracker(cfg)
-    trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
+    try: trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
+    except torch.OutOfMemoryError as e: raise gpu_memory_error(cfg, e, "placing the model on the GPU", model, args) from None
     for cb in callbacks: trainer.add_callback(cb)
     startup("trainer built (MLflow run started)")
     if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
@@ -295,7 +369,7 @@ def console_summary(metrics: dict, output_dir: Path) -> list[str]:
     return lines + [f"outputs: {output_dir}"]
 
 def main(argv=None, callbacks=()) -> int:
-    "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 3 on a diverged loss, 143 on SIGTERM, 1 on a crash."
+    "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 3 on a diverged loss, 4 out of GPU memory, 143 on SIGTERM, 1 on a crash."
     args = parse_args(argv)
     for flag, env in (("local_rank", "LOCAL_RANK"), ("rank", "RANK"), ("world_size", "WORLD_SIZE")):
         if getattr(args, flag) is not None and env not in os.environ: os.environ[env] = str(getattr(args, flag))
@@ -313,7 +387,7 @@ def main(argv=None, callbacks=()) -> int:
             for line in console_summary(metrics, cfg.output_dir): say(line)
         finished = True
     except SeqclsError as e:
-        if is_rank_zero(): print(f"seqcls: error: {e}", file=sys.stderr)
+        if is_rank_zero() or e.every_rank: print(f"seqcls: error: {e}", file=sys.stderr)
         log.info(f"error: {e}")  # into train.log too, when the run directory exists
         code = e.exit_code
     except BaseException:

@@ -402,6 +402,29 @@ def test_a_crash_marks_the_mlflow_run_failed(tmp_path, tiny_data):
     assert _run_statuses(tmp_path) == ["FAILED"]
 
 
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_out_of_gpu_memory_is_one_line_that_names_the_fix(ranks, tmp_path, tiny_data):
+    """torch's out-of-memory error at step 3 (injected: no GPU here) ends the run with exit 4 and one line that says where
+    and which keys lower the memory, not a traceback; the run keeps its directory and train.log (with torch's own text),
+    and its MLflow run is FAILED. With two processes the rank that ran out says it (rank 1 here: rank 0 says nothing of
+its own), and the job ends."""
+    entry = [str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data)]
+    cmd = ([sys.executable, *entry] if ranks == 1 else
+           [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(29600 + os.getpid() % 90), *entry])
+    env = {**os.environ, "SEQCLS_TEST_FAIL_KIND": "oom", "SEQCLS_TEST_FAIL_RANK": str(ranks - 1), "SEQCLS_TEST_FAIL_STEP": "3", "OMP_NUM_THREADS": "1"}
+    res = run_group(cmd, cwd=ROOT, env=env, timeout=300)
+    out = res.stdout + res.stderr
+    said = [l for l in out.splitlines() if "seqcls: error: " in l]
+    assert res.returncode == (4 if ranks == 1 else 1) and len(said) == 1, out[-3000:]  # torchrun reports a failed worker as 1
+    assert said[0].startswith("seqcls: error: out of GPU memory at training step 3" + (" on rank 1" if ranks == 2 else "") + ":"), said
+    assert "lower training_args.per_device_train_batch_size (16 now" in said[0] and "model.gradient_checkpointing" in said[0], said
+    if ranks == 1: assert "Traceback" not in res.stderr, res.stderr[-2000:]  # (torchrun adds its own summary of a failed worker)
+    if ranks == 1:  # (train.log is rank 0's)
+        assert "torch: CUDA out of memory. Tried to allocate 3.96 GiB" in (tmp_path / "run" / "train.log").read_text()
+    assert not (tmp_path / "run" / "model").exists()
+    assert _run_statuses(tmp_path) == ["FAILED"]
+
+
 @pytest.mark.parametrize("launcher", ["python", pytest.param("deepspeed", marks=pytest.mark.slow)])
 def test_a_diverged_run_stops_at_once_with_one_line(launcher, tmp_path, tiny_data):
     """A learning rate far too high turns the loss into nan within a few steps: the run stops at the first logged nan (not
