@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import DataError, ModelError
+from .errors import DataError, ModelError, OutOfGpuMemory
 
 # %% auto #0
 __all__ = ['READERS', 'resolve_model_dir', 'read_table', 'check_output_path', 'write_table', 'predict_texts', 'predict_file']
@@ -78,7 +78,11 @@ def predict_texts(model,                          # a sequence-classification mo
     "Logits (n, num_labels) for `texts` (and `pairs`), in input order."
     if not isinstance(batch_size, int) or batch_size < 1: raise DataError(f"--batch-size: {batch_size!r} must be a whole number of texts, 1 or more")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval()
+    try: model = model.to(device).eval()
+    except torch.OutOfMemoryError:
+        gib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
+        raise OutOfGpuMemory(f"out of GPU memory placing the model ({gib:.1f} GiB of weights) on the GPU; free the GPU, choose "
+                             "another with CUDA_VISIBLE_DEVICES, or predict on the CPU with CUDA_VISIBLE_DEVICES=\"\"") from None
     max_length = max_length or min(getattr(tokenizer, "model_max_length", 512), 512)
     enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
     order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
@@ -88,7 +92,10 @@ def predict_texts(model,                          # a sequence-classification mo
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             batch = tokenizer.pad([{k: enc[k][j] for k in keys} for j in idx], return_tensors="pt")
-            out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
+            try: out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
+            except torch.OutOfMemoryError:  # batches grow longer to the end: the one that failed is among the longest so far
+                raise OutOfGpuMemory(f"out of GPU memory predicting a batch of {len(idx)} texts of {batch['input_ids'].shape[1]} tokens; "
+                                     f"lower --batch-size ({batch_size} now)") from None
     return out
 
 # %% ../nbs/85_predict.ipynb #cf6ed324
