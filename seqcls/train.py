@@ -20,8 +20,9 @@ from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import OutOfGpuMemory, SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
+from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
 from .fused_lora import fuse_lora
+from .memory import gpu_memory_error, parameter_counts, training_phase
 from .model import (apply_lora, check_max_length, check_model, compile_layers, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
 from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
@@ -36,10 +37,9 @@ from .weights import build_class_weights
 log = logging.getLogger("seqcls")
 
 # %% auto #0
-__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'parameter_counts', 'zero_stage', 'state_gib_per_gpu',
-           'oom_message', 'gpu_memory_error', 'training_phase', 'prepare_model', 'model_inputs', 'build_loss',
-           'build_trainer', 'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs',
-           'ensure_prepared', 'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
+__all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_loss', 'build_trainer',
+           'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs', 'ensure_prepared',
+           'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -68,73 +68,6 @@ def load_artifacts(cfg: RunConfig) -> Artifacts:
     weights = build_class_weights(counts, alpha=l.alpha, weight_min=l.weight_min, weight_max=l.weight_max,
                                   enabled=l.class_weights, scheme=l.scheme, beta=l.beta, enforce_caps=l.enforce_caps)
     return Artifacts(splits, tokenizer, num_labels, label_names(splits, num_labels), counts, weights)
-
-# %% ../nbs/60_train.ipynb #ac7d15ed
-def parameter_counts(model) -> tuple[int, int, int]:
-    "(all weights, trained weights, bytes of the frozen weights); a weight that ZeRO-3 partitioned counts whole."
-    total = trained = frozen_bytes = 0
-    for p in model.parameters():
-        n = getattr(p, "ds_numel", None) or p.numel()
-        total += n
-        if p.requires_grad: trained += n
-        else: frozen_bytes += n * p.element_size()
-    return total, trained, frozen_bytes
-
-def zero_stage(cfg: RunConfig) -> int | None:
-    "The DeepSpeed ZeRO stage of the config, or None without DeepSpeed."
-    return ((cfg.deepspeed or {}).get("zero_optimization") or {}).get("stage") if cfg.deepspeed is not None else None
-
-def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stage: int | None = None) -> float:
-    """GiB per GPU that weights, gradients and AdamW states take before any activation. A trained weight takes 16 bytes
-    (bf16 under DeepSpeed: 2 weight + 2 gradient + 4 fp32 copy + 8 moments; the Trainer's fp32 weights: 4 + 4 + 8), a
-    frozen one its own size; ZeRO-1 splits the fp32 copy and moments over the GPUs, ZeRO-2 the gradients too, ZeRO-3 all."""
-    n, t = max(world_size, 1), trained
-    b = {3: (16 * t + frozen_bytes) / n, 2: 2 * t + frozen_bytes + 14 * t / n, 1: 4 * t + frozen_bytes + 12 * t / n}.get(stage, 16 * t + frozen_bytes)
-    return b / 2**30
-
-def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, args, world_size: int = 1,
-                gpu_gib: float | None = None, rank: int = 0) -> str:
-    "The one line for a GPU that ran out of memory `where` (\"at training step 3\", \"evaluating the final model\")."
-    stage = zero_stage(cfg)
-    state = state_gib_per_gpu(trained, frozen_bytes, world_size, stage)
-    head = f"out of GPU memory {where}" + (f" on rank {rank}" if world_size > 1 else "")
-    split = f", split over {world_size} GPUs by ZeRO-{stage}" if stage and world_size > 1 else ""
-    count = f"{trained / 1e9:.2f} B" if trained >= 1e9 else f"{trained / 1e6:.1f} M"
-    est = f"the weights, gradients and AdamW states ({count} trained weights at 16 bytes each{split}) take about {state:.1f} GiB per GPU" if state >= 1 else \
-          f"the weights, gradients and AdamW states ({count} trained weights) take {state * 1024:.0f} MiB per GPU"
-    if gpu_gib and state > 0.85 * gpu_gib:  # the states alone do not fit: no smaller batch can help
-        fixes = [] if cfg.lora.enabled else ["train LoRA adapters instead of every weight (lora.enabled: true)"]
-        if stage == 3:
-            need = -(-int(state * world_size) // int(0.75 * gpu_gib))
-            fixes.append(f"run on more GPUs (about {need} hold them: --num-gpus, launch.num_nodes) or offload the optimizer states to "
-                         "the CPU (zero_optimization.offload_optimizer in the DeepSpeed JSON)")
-        else:
-            fixes.append("split them over several GPUs with ZeRO-3 (deepspeed: configs/deepspeed/zero3.json, seqcls run --launcher "
-                         "deepspeed --num-gpus N)")
-        return f"{head}: {est}, more than the GPU's {gpu_gib:.0f} GiB; " + ", or ".join(fixes)
-    if where.startswith("evaluating"):
-        fixes = [f"lower training_args.per_device_eval_batch_size ({args.per_device_eval_batch_size} now)"]
-    else:
-        fixes = [f"lower data.max_tokens_per_batch ({cfg.data.max_tokens_per_batch} now)" if cfg.data.max_tokens_per_batch else
-                 f"lower training_args.per_device_train_batch_size ({args.per_device_train_batch_size} now; raise "
-                 "gradient_accumulation_steps to keep the batch)"]
-        if not cfg.model.gradient_checkpointing: fixes.append("turn on model.gradient_checkpointing")
-        fixes.append(f"lower data.max_length ({cfg.data.max_length} now)")
-    of = f" of the GPU's {gpu_gib:.0f} GiB" if gpu_gib else ""
-    return f"{head}: {est}{of}, the rest went to activations; " + ", ".join(fixes[:-1]) + (" or " if len(fixes) > 1 else "") + fixes[-1]
-
-def gpu_memory_error(cfg: RunConfig, err: BaseException, where: str, model, args) -> OutOfGpuMemory:
-    "The `OutOfGpuMemory` for torch's `err`, with its own text in train.log."
-    log.info(f"torch: {' '.join(str(err).split())}")
-    gpu = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory / 2**30 if torch.cuda.is_available() else None
-    _, trained, frozen = parameter_counts(model)
-    return OutOfGpuMemory(oom_message(cfg, where, trained, frozen, args, get_world_size(), gpu, get_rank()))
-
-def training_phase(err: BaseException, step: int) -> str:
-    "Where in `trainer.train` an error arose: an evaluation during training, or the step being trained."
-    import traceback
-    names = {f.name for f in traceback.extract_tb(err.__traceback__)}
-    return f"evaluating at training step {step}" if names & {"evaluate", "evaluation_loop", "prediction_step"} else f"at training step {step + 1}"
 
 # %% ../nbs/60_train.ipynb #e09dab8d
 def prepare_model(cfg: RunConfig, art: Artifacts):

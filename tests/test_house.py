@@ -14,7 +14,7 @@ LAYERS = [
     {"train"},
     {"predict", "report"},
     {"budget"},
-    {"trainer", "callbacks", "persistence", "tracking", "preflight"},
+    {"trainer", "callbacks", "persistence", "tracking", "preflight", "memory"},
     {"data", "sources", "model", "fused_lora", "decision", "weights"},
     {"config"},
     {"training_args", "deepspeed_config"},
