@@ -15,9 +15,9 @@ from .console import since_start
 from .errors import ConfigError
 
 # %% auto #0
-__all__ = ['Launcher', 'PASS_ENV', 'LAUNCHER_CHATTER', 'visible_gpus', 'choose_launcher', 'launch_command', 'write_launch_script',
-           'LaunchResult', 'run_launch', 'RunParameters', 'new_run_name', 'RunPlan', 'plan_run', 'write_run_dir',
-           'training_error', 'discard_untrained_run']
+__all__ = ['Launcher', 'PASS_ENV', 'LAUNCHER_CHATTER', 'KILLED', 'visible_gpus', 'choose_launcher', 'launch_command',
+           'write_launch_script', 'LaunchResult', 'run_launch', 'RunParameters', 'new_run_name', 'RunPlan', 'plan_run',
+           'write_run_dir', 'training_error', 'discard_untrained_run']
 
 # %% ../nbs/70_launch.ipynb #d563c75c
 Launcher = Literal["auto", "deepspeed", "torchrun", "python"]
@@ -220,6 +220,8 @@ def write_run_dir(plan: RunPlan) -> Path:
     return write_launch_script(plan.run_dir, plan.command)
 
 # %% ../nbs/70_launch.ipynb #487e2256
+KILLED = re.compile(r"return code = -9\b|exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")  # DeepSpeed's launcher, torchrun: a rank got SIGKILL
+
 def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     """The error for a training job that exited non-zero: the training's own one-line message when it stopped on a
     user error (exit 2: a ConfigError), on SIGTERM (143: TrainingInterrupted), on a diverged loss (3: TrainingDiverged)
@@ -231,6 +233,9 @@ def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
             OutOfGpuMemory.exit_code: OutOfGpuMemory}.get(result.returncode)
     if said and said.startswith("out of GPU memory "): kind = OutOfGpuMemory
     if said and kind: return kind(said)
+    if not said and (result.returncode in (-9, 137) or any(KILLED.search(l) for l in result.tail)):  # the kernel's OOM killer, most often
+        said = ("a training process was killed (SIGKILL) before it could say why: most often the machine ran out of memory "
+                "(RAM, not GPU memory; `dmesg` or the scheduler's log says so), else a person or a scheduler killed it")
     return RuntimeError(f"training failed (exit code {result.returncode}){': ' + said if said else ''}; see {Path(run_dir) / 'train.log'}")
 
 # %% ../nbs/70_launch.ipynb #f59efd64
