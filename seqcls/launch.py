@@ -233,7 +233,7 @@ def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
             OutOfGpuMemory.exit_code: OutOfGpuMemory}.get(result.returncode)
     if said and said.startswith("out of GPU memory "): kind = OutOfGpuMemory
     if said and kind: return kind(said)
-    if not said and (result.returncode in (-9, 137) or any(KILLED.search(l) for l in result.tail)):  # the kernel's OOM killer, most often
+    if not said and (result.returncode in (-9, 137, 247) or any(KILLED.search(l) for l in result.tail)):  # 247: -9 as the DeepSpeed launcher exits
         said = ("a training process was killed (SIGKILL) before it could say why: most often the machine ran out of memory "
                 "(RAM, not GPU memory; `dmesg` or the scheduler's log says so), else a person or a scheduler killed it")
     return RuntimeError(f"training failed (exit code {result.returncode}){': ' + said if said else ''}; see {Path(run_dir) / 'train.log'}")
