@@ -4,7 +4,7 @@
 
 # %% ../nbs/46_memory.ipynb #f640594d
 from __future__ import annotations
-import logging
+import logging, math
 
 import torch
 
@@ -53,7 +53,7 @@ def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, arg
     if gpu_gib and state > 0.85 * gpu_gib:  # the states alone do not fit: no smaller batch can help
         fixes = [] if cfg.lora.enabled else ["train LoRA adapters instead of every weight (lora.enabled: true)"]
         if stage == 3:
-            need = -(-int(state * world_size) // int(0.75 * gpu_gib))
+            need = math.ceil(state * world_size / (0.75 * gpu_gib))  # a quarter kept for activations and buffers
             fixes.append(f"run on more GPUs (about {need} hold them: --num-gpus, launch.num_nodes) or offload the optimizer states to "
                          "the CPU (zero_optimization.offload_optimizer in the DeepSpeed JSON)")
         else:
