@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'GpuMemoryCallback', 'ThroughputMeter', 'GracefulStop', 'DivergenceGuard', 'ConsoleProgress', 'quiet_trainer',
-           'DeferredReweighting', 'LaterOnTies', 'EarlyStopping']
+           'DeferredReweighting', 'LaterOnTies', 'EarlyStopping', 'EvaluationRecorder', 'StopAtShare']
 
 # %% ../nbs/44_callbacks.ipynb #85cd9318
 class GpuMemoryCallback(TrainerCallback):
@@ -234,3 +234,32 @@ class EarlyStopping(EarlyStoppingCallback):
 
     def on_evaluate(self, args, state, control, metrics, **kwargs):
         if state.global_step >= math.ceil(self.start_fraction * state.max_steps): super().on_evaluate(args, state, control, metrics, **kwargs)
+
+# %% ../nbs/44_callbacks.ipynb #f1cd3430
+class EvaluationRecorder:
+    "A `compute_metrics` that also keeps each evaluation's logits, labels and optimizer step while `active` (during training)."
+
+    def __init__(self, metrics_fn):
+        self.metrics_fn, self.trainer, self.active = metrics_fn, None, True
+        self.steps, self.logits, self.labels = [], [], None
+
+    def __call__(self, p):
+        if self.active:
+            x = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
+            self.steps.append(self.trainer.state.global_step if self.trainer is not None else len(self.steps))
+            self.logits.append(np.asarray(x, dtype=np.float32)); self.labels = np.asarray(p.label_ids)
+        return self.metrics_fn(p)
+
+    def evaluations(self, max_steps: int, rows, test: tuple | None = None):
+        "What was recorded, as a fold's record (`seqcls.selection.Evaluations`): `rows` in the pooled data, `test` (logits, labels) of the final model."
+        from seqcls.selection import Evaluations
+        steps = np.asarray(self.steps)
+        return Evaluations(steps, steps / max(max_steps, 1), np.stack(self.logits), self.labels, np.asarray(rows), *(test or (None, None)))
+
+class StopAtShare(TrainerCallback):
+    "Stop training at `share` (0-1] of the planned optimizer steps."
+
+    def __init__(self, share: float): self.share = share
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= round(self.share * state.max_steps): control.should_training_stop = True

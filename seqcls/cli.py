@@ -11,8 +11,8 @@ from .console import START_ENV, say, setup_console
 from .errors import SeqclsError
 
 # %% auto #0
-__all__ = ['cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path', 'cmd_run', 'cmd_sweep',
-           'cmd_predict', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path',
+           'cmd_run', 'cmd_sweep', 'cmd_predict', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -30,8 +30,19 @@ def cmd_config_check(args) -> int:
 # %% ../nbs/90_cli.ipynb #649b6a65
 def _parse_list(text: str | None, kind=str) -> list | None:
     if text is None: return None
-    try: return [kind(x.strip()) for x in text.split(",") if x.strip()]
+    try: out = [kind(x.strip()) for x in text.split(",") if x.strip()]
     except ValueError: raise SeqclsError(f"--counts: `{text}` must be comma-separated integers, e.g. --counts 120,30,4") from None
+    if not out: raise SeqclsError(f"--{'counts' if kind is int else 'names'}: `{text}` lists nothing; give one value per class, e.g. 120,30,4")
+    if kind is int and (min(out) < 0 or sum(out) == 0):
+        raise SeqclsError(f"--counts: `{text}` must be examples per class: 0 or more each, and not all 0")
+    return out
+
+PLOT_TITLE = "seqcls class weights"  # in the plot file's metadata: how a later --plot knows the file is seqcls's to replace
+_TITLED = ("png", "pdf", "svg", "ps", "eps")  # the formats whose metadata matplotlib writes
+
+def _our_plot(path: Path) -> bool:
+    "Whether `path` is a class-weight plot seqcls wrote (its title is in the file's metadata)."
+    return path.suffix.lstrip(".").lower() in _TITLED and PLOT_TITLE.encode() in path.read_bytes()
 
 def cmd_weights(args) -> int:
     "Print the class weights the config's loss settings give on its training labels (or on --counts)."
@@ -53,13 +64,15 @@ def cmd_weights(args) -> int:
         import matplotlib; matplotlib.use("Agg")
         fig = plot_class_weights(counts, alphas=sorted({0.0, l.alpha, 1.0}), weight_min=l.weight_min, weight_max=l.weight_max,
                                  names=names, scheme=l.scheme, beta=l.beta)
-        kinds = fig.canvas.get_supported_filetypes()
-        if Path(args.plot).suffix.lstrip(".").lower() not in kinds:
+        kinds, kind = fig.canvas.get_supported_filetypes(), Path(args.plot).suffix.lstrip(".").lower()
+        if kind not in kinds:
             raise SeqclsError(f"--plot {args.plot}: matplotlib cannot write `{Path(args.plot).suffix or 'no extension'}`; end the name with one of "
                               + ", ".join(f".{k}" for k in sorted(kinds)))
+        from seqcls.folders import check_output_file
+        check_output_file(args.plot, "--plot", _our_plot, args.overwrite)
         try:
             Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(args.plot, dpi=120)
+            fig.savefig(args.plot, dpi=120, metadata={"Title": PLOT_TITLE} if kind in _TITLED else None)
         except OSError as e:
             raise SeqclsError(f"--plot {args.plot}: cannot write it ({e.strerror or e}); give a path in a writable folder") from None
         print(f"plot: {args.plot}")
@@ -100,8 +113,8 @@ def cmd_prepare(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #e5d967d4
 def cmd_train(args) -> int:
-    "Train one run in this process."
-    from seqcls.train import main as train_main
+    "Train one run in this process (a cross-validated one: its folds, one after another on a CPU, side by side on GPUs)."
+    from seqcls.crossval import main as train_main
     return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)] + (["--verbose"] if args.verbose else []))
 
 # %% ../nbs/90_cli.ipynb #42f612d6
@@ -125,27 +138,37 @@ def cmd_run(args) -> int:
     every log line of the training."""
     import logging, os
     from seqcls.launch import RunParameters, new_run_name, plan_run
+    from seqcls.warm import start_kernel, start_zygote, stop_zygote
+    if args.verbose: os.environ["SEQCLS_VERBOSE"] = "1"  # the kernel and the training processes inherit it
+    if not args.dry_run: start_zygote()  # the training stack imported from now on, beside the checks and the notebook's start
     params = RunParameters.from_namespace(dict(config=args.config, overrides=args.overrides, run_name=args.run_name or new_run_name(),
                                                launcher=args.launcher, num_gpus=args.num_gpus, dry_run=args.dry_run))
     from seqcls.config import load_config
+    from seqcls.folders import HELD_ENV, held_folders
     cfg = load_config(args.config, args.overrides)
+    run_dir = str((cfg.output_dir / params.run_name).resolve())  # this process holds it before the kernel needs it (claimed below)
+    kernel = start_kernel(args.verbose, {HELD_ENV: os.pathsep.join([*held_folders(), run_dir])})  # the notebook's kernel starts beside the checks
     src = cfg.data.source.kind if cfg.data.source else cfg.data.path
     say(f"run: {cfg.model.name_or_path} on {src} -> {cfg.output_dir / params.run_name}{' (dry run)' if params.dry_run else ''}")
-    plan = plan_run(params)  # every user error surfaces here, before anything is written
-    if plan.nproc > 1 or plan.launcher != "python": say(f"launch: {plan.launcher}, {plan.nproc} processes per node")
+    plan = plan_run(params, check_inputs=False if args.inputs_checked else None)  # every user error surfaces here, before anything is written
+    if cfg.selection.cv_folds == "auto" and plan.cfg.selection.cv_folds != "auto":  # settled on the data: the notebook need not again
+        params.overrides.append(f"selection.cv_folds={plan.cfg.selection.cv_folds if plan.cfg.selection.cv_folds else 'null'}")
+    if plan.nproc > 1 or plan.launcher != "python":
+        say(f"launch: {plan.launcher}, {plan.nproc} processes per node")
+        stop_zygote()  # several processes: their launcher starts them
     notebook = run_notebook_path()
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
-    if args.verbose:
-        os.environ["SEQCLS_VERBOSE"] = "1"  # the kernel and the training processes inherit it
-        logging.getLogger("papermill").setLevel(logging.INFO)
+    if args.verbose: logging.getLogger("papermill").setLevel(logging.INFO)
+    from seqcls.persistence import claim_output_dir
     created = not plan.run_dir.exists()
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(plan.cfg)  # held from now to the end of its training: a second run into it is refused
     report = plan.run_dir / "report.ipynb"
     streams = {} if args.quiet or args.verbose else {"stdout_file": sys.stdout, "stderr_file": sys.stderr}  # cells' output only
+    km = kernel()
     try:
         pm.execute_notebook(str(notebook), str(report), parameters={**params.model_dump(), "inputs_checked": True}, cwd=os.getcwd(), kernel_name="python3",
-                            progress_bar=args.verbose, log_output=args.verbose, **streams,
+                            progress_bar=args.verbose, log_output=args.verbose, **streams, **({"km": km} if km else {}),
                             extra_arguments=[] if args.verbose else ["--IPKernelApp.log_level=ERROR"])  # no TCP warning at start
     except PapermillExecutionError as e:
         user = _user_error(e.ename)
@@ -163,7 +186,7 @@ def cmd_run(args) -> int:
     m = load_run(plan.run_dir)["metrics"]
     split = "test" if "test_f1_macro" in m else "eval" if "eval_f1_macro" in m else None
     if split is None: say(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
-    elif f"{split}_tuned_f1_macro" in m:  # what `seqcls predict` gives: the decision rule tuned on validation
+    elif f"{split}_tuned_f1_macro" in m and (m.get("decision") or {}).get("method") != "argmax":  # what `seqcls predict` gives: the tuned rule
         say(f"macro-F1 ({split}): {m[f'{split}_tuned_f1_macro']:.4f}   accuracy: {m[f'{split}_tuned_accuracy']:.4f}   "
             f"(plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})")
     else: say(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
@@ -184,7 +207,8 @@ def cmd_sweep(args) -> int:
     if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
     if not args.grid: raise SeqclsError("seqcls sweep: give at least one --grid KEY=V1,V2,...")
     gpus = visible_gpus()
-    sweep = plan_sweep(args.config, args.grid, args.seeds, args.overrides, args.name, args.parallel, args.num_gpus, gpus,
+    overrides = args.overrides + ([f"selection.cv_folds={args.cv}"] if args.cv else [])  # every member cross-validated
+    sweep = plan_sweep(args.config, args.grid, args.seeds, overrides, args.name, args.parallel, args.num_gpus, gpus,
                        check=not args.dry_run)  # every value checked before anything is written
     if args.dry_run:
         for m in sweep.members: say(f"{m.state:<8} {m.name}")
@@ -199,7 +223,8 @@ def cmd_sweep(args) -> int:
 def cmd_predict(args) -> int:
     "Predict a CSV/JSONL/Parquet file with a trained run or model."
     from seqcls.predict import predict_file
-    out = predict_file(args.model, args.input, args.output, text_columns=args.text_column or None, batch_size=args.batch_size)
+    out = predict_file(args.model, args.input, args.output, text_columns=args.text_column or None, batch_size=args.batch_size,
+                       overwrite=args.overwrite)
     print(f"predictions: {out}")
     return 0
 
@@ -231,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--plot", metavar="FILE.png", help="also save the weights-vs-frequency plot")
     w.add_argument("--counts", metavar="N1,N2,...", help="use these class counts instead of the dataset's")
     w.add_argument("--names", metavar="A,B,...", help="class names for --counts")
+    w.add_argument("--overwrite", action="store_true", help="replace an existing --plot file that seqcls did not write")
     w.set_defaults(func=cmd_weights)
 
     pr = sub.add_parser("prepare", help="tokenize the config's data.source into data.path")
@@ -248,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--num-gpus", default="auto", help="processes per node: auto (every GPU, or 1 on CPU) or a number")
     rn.add_argument("--dry-run", action="store_true", help="write config.yml and launch.sh, do not train")
     rn.add_argument("--quiet", action="store_true", help="no progress display or streamed output")
+    rn.add_argument("--inputs-checked", action="store_true", help=argparse.SUPPRESS)  # a sweep's member: the sweep checked its data and model
     rn.set_defaults(func=cmd_run)
     for sp in (pr, tr, rn):
         sp.add_argument("--verbose", action="store_true", help="every log line on the terminal (by default they go to the run's train.log)")
@@ -261,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--name", default=None, help="the sweep's folder under training_args.output_dir (default: sweep-<timestamp>); repeat it to continue a sweep")
     sw.add_argument("--parallel", default="auto", help="runs at a time: auto (one per GPU group; 1 on a CPU) or a number")
     sw.add_argument("--num-gpus", type=_positive_int, default=1, help="GPUs per run")
+    sw.add_argument("--cv", type=_positive_int, default=None, metavar="K", help="cross-validate every member with K folds and choose out of fold (selection.cv_folds)")
     sw.add_argument("--dry-run", action="store_true", help="list the runs; write nothing")
     sw.set_defaults(func=cmd_sweep)
 
@@ -270,22 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
     pd_.add_argument("--output", help="output file (default: INPUT with .predictions before the extension)")
     pd_.add_argument("--text-column", action="append", help="text column (twice for sentence pairs; default: the run's)")
     pd_.add_argument("--batch-size", type=_positive_int, default=64, help="texts per forward pass")
+    pd_.add_argument("--overwrite", action="store_true", help="replace an existing --output file that is not predictions seqcls wrote (never the input)")
     pd_.set_defaults(func=cmd_predict)
     return p
 
 # %% ../nbs/90_cli.ipynb #7c52cdc5
+import errno
+PATH_ERRNOS = (errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)  # about the paths, not a seqcls bug
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
     import os, time
     os.environ.setdefault(START_ENV, str(time.time()))  # the training logs how long its first step took from here
     args = build_parser().parse_args(argv)
-    from seqcls.errors import raise_on_sigterm
+    from seqcls.errors import Terminated, raise_on_sigterm, say_error
     raise_on_sigterm()
     setup_console(verbose=getattr(args, "verbose", False))  # lines for people; library chatter stays out of the terminal  # SIGTERM runs the same clean-ups as Ctrl-C (no half-written dataset or output file)
     try: return args.func(args)
-    except SeqclsError as e:
-        print(f"seqcls: error: {e}", file=sys.stderr)
-        return e.exit_code
+    except (SeqclsError, Terminated) as e: return say_error(e)
+    except OSError as e:  # the machine's answer about a path a person gave (too long a name, a full disk, a read-only file system)
+        if e.errno not in PATH_ERRNOS: raise
+        print(f"seqcls: error: {e.filename or 'a file'}: {e.strerror}; choose another path, or free space", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("seqcls: interrupted", file=sys.stderr)
         return 130

@@ -11,8 +11,9 @@ import numpy as np
 from .sweep import Sweep
 
 # %% auto #0
-__all__ = ['setting_label', 'assignments', 'member_results', 'comparison_table', 'choose_setting', 'choice_caveats',
-           'default_setting', 'train_command', 'plot_per_class_f1', 'plot_confusions']
+__all__ = ['THIN', 'setting_label', 'assignments', 'member_results', 'comparison_table', 'choose_setting', 'indistinguishable',
+           'choice_caveats', 'per_class_intervals', 'default_setting', 'train_command', 'plot_per_class_f1',
+           'plot_confusions']
 
 # %% ../nbs/78_compare.ipynb #f45dd93d
 def setting_label(setting: dict) -> str:
@@ -25,19 +26,28 @@ def assignments(setting: dict) -> list[str]:
 
 # %% ../nbs/78_compare.ipynb #6dba158f
 def member_results(sweep: Sweep):
-    "A pandas DataFrame, one row per finished member."
+    """A pandas DataFrame, one row per finished member. A cross-validated member is scored out of fold (`cv_*`, in the
+    validation columns; `chosen_on` says which), and its pairs for a paired comparison are its folds; a member chosen on
+    a validation split has one pair, the split."""
     import pandas as pd
     rows = []
     for m in sweep.members:
         f = sweep.dir / m.name / "metrics.json"
         if m.state != "finished" or not f.is_file(): continue
         x = json.loads(f.read_text())
+        cv = json.loads((sweep.dir / m.name / "crossval.json").read_text()) if "cv_f1_macro" in x else None
+        val = "cv" if cv else "eval"
+        pairs = {f"fold-{i + 1}": s[cv["evaluation"]] for i, s in enumerate(cv["fold_scores"])} if cv else {"split": x.get("eval_f1_macro")}
+        counts = cv["counts"] if cv else x.get("eval_counts")
         rows.append({"member": m.name, "setting": setting_label(m.setting), **{k: json.dumps(v) for k, v in m.setting.items()}, "seed": m.seed,
-                     **{f"{s}_{k}": x.get(f"{s}_{k}") for s in ("eval", "test") for k in ("f1_macro", "accuracy")},
+                     "eval_f1_macro": x.get(f"{val}_f1_macro"), "eval_accuracy": x.get(f"{val}_accuracy"),
+                     **{f"test_{k}": x.get(f"test_{k}") for k in ("f1_macro", "accuracy")},
+                     "chosen_on": "out of fold" if cv else "validation", "pair_scores": pairs,
                      "per_class_f1": {n: v["f1-score"] for n, v in (x.get("per_class") or {}).items()},
                      "train_counts": dict(zip(x.get("labels", []), x.get("train_counts", []))), "confusion": x.get("confusion_matrix"),
                      "labels": x.get("labels"), "report_split": x.get("report_split", "test"),
-                     "eval_counts": dict(zip(x.get("labels", []), x["eval_counts"])) if x.get("eval_counts") else None})
+                     "predictions": sweep.dir / m.name / f"predictions-{x.get('report_split', 'test')}.csv",
+                     "eval_counts": dict(zip(x.get("labels", []), counts)) if counts else None})
     return pd.DataFrame(rows)
 
 # %% ../nbs/78_compare.ipynb #1cf242ad
@@ -59,29 +69,67 @@ def choose_setting(results) -> str:
     return comparison_table(results).index[0]
 
 # %% ../nbs/78_compare.ipynb #c83980ca
-def choice_caveats(results) -> list[str]:
-    """What the choice cannot see: classes with no validation example (selection and the choice are blind to them),
-    settings whose mean validation macro-F1 is within one standard deviation over seeds of the chosen one's, and settings
-    left out because some of their seeds did not finish."""
-    out, table = [], comparison_table(results)
-    counts = results["eval_counts"].dropna()
-    blind = [c for c, n in counts.iloc[0].items() if n == 0] if len(counts) else []
-    if blind:
-        out.append(f"The validation split has no example of {', '.join(blind)}: the choice (and each run's best checkpoint) cannot see "
-                   "how a setting does on them; their F1 on the report split is in the heatmap. Give a validation file that has them "
-                   "(data.source.validation_file) or a larger data.validation_size.")
-    best, sd = table.iloc[0]["val_f1_macro"], table.iloc[0]["val_f1_macro_sd"]
+THIN = 5  # a choice resting on fewer examples of a class than this is mostly chance there
+
+def indistinguishable(results, chosen: str) -> list[tuple[str, dict]]:
+    """The complete settings a paired comparison cannot tell apart from `chosen`: their scores and the chosen one's on the
+    same (seed, fold) pairs (a validation split is one pair a seed), Wilcoxon signed-rank p >= 0.05; with each its comparison."""
+    from seqcls.selection import paired_difference
+    table = comparison_table(results)
     full = table["seeds"] == table["seeds"].max()
-    close = [s for s in table.index[1:] if full[s] and sd == sd and best - table.loc[s, "val_f1_macro"] <= sd]
-    if close:
-        out.append(f"Within one standard deviation over seeds ({sd:.4f}) of the chosen setting's validation macro-F1: "
-                   f"{'; '.join(close)}. More seeds (--seeds) would tell them apart.")
+    pairs = lambda s: {(r.seed, k): v for r in results[results.setting == s].itertuples() for k, v in r.pair_scores.items() if v is not None}
+    mine, out = pairs(chosen), []
+    for s in table.index:
+        if s == chosen or not full[s]: continue
+        theirs = pairs(s)
+        common = sorted(set(mine) & set(theirs))
+        d = paired_difference([mine[p] for p in common], [theirs[p] for p in common])
+        if not d["differ"]: out.append((s, d))
+    return out
+
+def choice_caveats(results) -> list[str]:
+    """What the choice cannot see: classes with fewer than THIN examples where it is made (none at all: the choice and each
+    run's best checkpoint are blind to them), settings a paired comparison over seeds and folds cannot tell apart from the
+    chosen one, and settings left out because some of their seeds did not finish."""
+    out, table = [], comparison_table(results)
+    chosen = table.index[0]
+    counts = results["eval_counts"].dropna()
+    where = "out-of-fold predictions" if (results["chosen_on"] == "out of fold").all() else "validation split"
+    thin = [(c, n) for c, n in counts.iloc[0].items() if n < THIN] if len(counts) else []
+    if thin:
+        out.append(f"The choice rests on fewer than {THIN} examples of {', '.join(f'{c} ({n})' for c, n in thin)} in the {where}: there it is "
+                   "mostly chance" + (" (none at all: blind to them)" if any(n == 0 for _, n in thin) else "") + "; their F1 on the report split "
+                   "is in the heatmap." + (" Cross-validate (--cv 5) to choose on every example, or give a validation file that has more of them."
+                                           if where == "validation split" else " More data of those classes is what would help."))
+    if close := indistinguishable(results, chosen):
+        n = close[0][1]["pairs"]
+        out.append(f"A paired comparison over {n} (seed{', fold' if where.startswith('out') else ''}) pairs cannot tell these apart from the chosen "
+                   "setting (Wilcoxon p >= 0.05): " + "; ".join(f"{s} (mean difference {d['mean']:+.4f}, p {d['p']:.2f})" for s, d in close)
+                   + (". With fewer than 6 pairs no difference can show: more seeds (--seeds) or --cv 5 would." if n < 6 else
+                      ". They may be as good: choose among them on other grounds (cost, the config's own values)."))
+    full = table["seeds"] == table["seeds"].max()
     if (~full).any():
         out.append(f"Left out of the choice, with fewer finished seeds than the others ({table['seeds'].max()}): "
                    + "; ".join(f"{s} ({table.loc[s, 'seeds']})" for s in table.index[~full])
                    + ". A member that diverged or failed is listed at the top with its error; a setting that diverges for "
                      "some seeds is not a safe choice.")
     return out
+
+# %% ../nbs/78_compare.ipynb #8201bbe8
+def per_class_intervals(results):
+    "Per setting (rows, as in the table) and class: F1 on the report split, its seeds together, with its 95% bootstrap interval."
+    import pandas as pd
+    from seqcls.metrics import bootstrap_f1
+    names = results["labels"].iloc[0]
+    ids, out = {n: i for i, n in enumerate(names)}, {}
+    for s in comparison_table(results).index:
+        files = [p for p in results[results.setting == s]["predictions"] if p.is_file()]
+        if not files: continue
+        frames = [pd.read_csv(p, keep_default_na=False).sort_values("index") for p in files]
+        labels = frames[0]["label"].astype(str).map(ids).to_numpy()
+        b = bootstrap_f1(labels, np.stack([f["prediction"].astype(str).map(ids).to_numpy() for f in frames]), len(names))
+        out[s] = {n: f"{b['f1'][i]:.2f} [{b['low'][i]:.2f}, {b['high'][i]:.2f}]" for i, n in enumerate(names)}
+    return pd.DataFrame(out).T
 
 # %% ../nbs/78_compare.ipynb #544955f9
 def default_setting(sweep: Sweep) -> str | None:

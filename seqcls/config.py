@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .deepspeed_config import check_deepspeed_consistency, check_deepspeed_keys, load_deepspeed
 from .errors import ConfigError, FieldError, config_error, key_lines
-from .training_args import check_training_arguments, training_args_fields, validate_training_args
+from .reading import UserPath, apply_overrides, duplicate_key, parse_override, refuse_non_finite
+from .training_args import checked_training_args, training_args_fields
 
 # %% auto #0
 __all__ = ['Section', 'ModelConfig', 'resolve_model_path', 'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection',
            'LossConfig', 'MetricsConfig', 'ResumeConfig', 'LaunchConfig', 'TrackingConfig', 'BudgetConfig',
-           'DecisionConfig', 'RunConfig', 'parse_override', 'apply_overrides', 'load_config']
+           'DecisionConfig', 'SelectionConfig', 'RunConfig', 'load_config']
 
 # %% ../nbs/00_config.ipynb #84703e28
 class Section(BaseModel):
@@ -29,8 +30,8 @@ class Section(BaseModel):
 # %% ../nbs/00_config.ipynb #076ee48c
 class ModelConfig(Section):
     "What to fine-tune."
-    name_or_path: str = Field(description="Hugging Face model id, local folder, or `package:<module>/<folder>` inside an installed package.")
-    tokenizer: str | None = Field(None, description="Tokenizer id or folder when it differs from the model (same forms as name_or_path).")
+    name_or_path: UserPath = Field(description="Hugging Face model id, local folder, or `package:<module>/<folder>` inside an installed package.")
+    tokenizer: UserPath | None = Field(None, description="Tokenizer id or folder when it differs from the model (same forms as name_or_path).")
     num_labels: int | None = Field(None, ge=2, description="Number of classes; null infers it from the dataset's ClassLabel or its labels.")
     trust_remote_code: bool = Field(False, description="Run Python code shipped with the model repository. Leave off unless you trust its source.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(None, description="Weight dtype at load (`from_pretrained(dtype=...)`); null keeps float32 and mixed precision comes from training_args.bf16/fp16.")
@@ -68,15 +69,15 @@ def model_type_of(model: ModelConfig) -> str | None:
 # %% ../nbs/00_config.ipynb #bce795d2
 class SourceConfig(Section):
     "Where `seqcls prepare` reads raw examples from."
-    kind: Literal["csv", "json", "parquet", "trec6", "reuters-r8"] = Field(description="File format, or a built-in dataset from an installed package.")
-    train_file: str | None = Field(None, description="Training examples (file kinds).")
-    validation_file: str | None = Field(None, description="Validation examples; null splits them off the training file.")
-    test_file: str | None = Field(None, description="Test examples; null splits them off the training file.")
+    kind: Literal["csv", "json", "parquet", "trec6", "trec6-tail", "reuters-r8"] = Field(description="File format, or a built-in dataset from an installed package (trec6-tail: TREC-6 cut to a long tail, 600 ... 4 questions a class).")
+    train_file: UserPath | None = Field(None, description="Training examples (file kinds).")
+    validation_file: UserPath | None = Field(None, description="Validation examples; null splits them off the training file.")
+    test_file: UserPath | None = Field(None, description="Test examples; null splits them off the training file.")
     text_columns: list[str] = Field(default_factory=lambda: ["text"], min_length=1, max_length=2, description="One text column, or two for sentence-pair inputs.")
     label_column: str = Field("label", description="Column of class names or integer ids.")
     validation_size: float = Field(0.1, gt=0, lt=1, description="Fraction of the training data held out for validation when the source has none.")
     test_size: float = Field(0.2, gt=0, lt=1, description="Fraction held out for testing when the source has no test split.")
-    split_seed: int = Field(42, description="Seed of the stratified split; fixed apart from `seed` so every training seed sees the same split.")
+    split_seed: int = Field(42, ge=0, lt=2 ** 32, description="Seed of the stratified split; fixed apart from `seed` so every training seed sees the same split.")
 
     @field_validator("text_columns")
     @classmethod
@@ -92,7 +93,7 @@ class SourceConfig(Section):
 
 class DataConfig(Section):
     "The tokenized dataset and how training reads it."
-    path: str = Field(description="Folder of the tokenized DatasetDict (save_to_disk); `seqcls prepare` writes it from `source`.")
+    path: UserPath = Field(description="Folder of the tokenized DatasetDict (save_to_disk); `seqcls prepare` writes it from `source`.")
     source: SourceConfig | None = Field(None, description="Raw data for `seqcls prepare`; null when `path` was prepared elsewhere.")
     max_length: int = Field(128, ge=8, description="Tokens kept per example at tokenization; longer texts are truncated.")
     train_split: str = Field("train", description="Split to train on.")
@@ -103,16 +104,6 @@ class DataConfig(Section):
     padding: Literal["dynamic", "max_length"] = Field("dynamic", description="Pad each batch to its longest example, or every example to max_length.")
     pad_to_multiple_of: int | None = Field(8, ge=1, description="Round dynamic padding up to a multiple of this (tensor-core friendly).")
     max_tokens_per_batch: int | None = Field(None, ge=8, description="Training batches of at most this many padded tokens (length-sorted, variable number of examples) instead of per_device_train_batch_size examples; null: fixed-size batches.")
-    @field_validator("path")
-    @classmethod
-    def _a_folder_of_its_own(cls, v):
-        "seqcls writes (and with --overwrite replaces) this folder: never the working directory, a parent of it, or a file."
-        p, cwd = Path(v.strip() or ".").expanduser().resolve(), Path.cwd().resolve()
-        if p == cwd or p in cwd.parents:
-            raise FieldError("data.path", f"`{v}` is the working directory or a folder above it; give the prepared dataset a folder of its own, e.g. data/NAME")
-        if p.is_file(): raise FieldError("data.path", f"`{v}` is a file; data.path is the folder of a prepared dataset")
-        return v
-
     balance_ranks: bool = Field(True, description="Several processes with max_tokens_per_batch: each step's batches go to the ranks as neighbours in length, so no rank waits for a longer batch; false: in shuffled order.")
 
 # %% ../nbs/00_config.ipynb #21a723c1
@@ -158,17 +149,17 @@ class LossConfig(Section):
 
 class MetricsConfig(Section):
     "The final metrics file."
-    save_path: str | None = Field(None, description="Where to write the metrics JSON; null: <output_dir>/metrics.json.")
+    save_path: UserPath | None = Field(None, description="Where to write the metrics JSON; null: <output_dir>/metrics.json.")
     per_class: bool = Field(True, description="Add per-class precision/recall/F1/support and the confusion matrix to the final metrics.")
 
 class ResumeConfig(Section):
     "What to do with an output directory that already holds checkpoints or a finished run."
-    checkpoint: str | None = Field(None, description="`auto`: the newest complete checkpoint-* in output_dir; a path: that checkpoint; null: start fresh.")
+    checkpoint: UserPath | None = Field(None, description="`auto`: the newest complete checkpoint-* in output_dir; a path: that checkpoint; null: start fresh.")
     overwrite: bool = Field(False, description="Start fresh even if output_dir holds a finished run or checkpoints (they are deleted).")
 
 class LaunchConfig(Section):
     "How `seqcls run` starts the training processes (the launcher itself is a run parameter)."
-    hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run (`host slots=N` lines); null: this machine only.")
+    hostfile: UserPath | None = Field(None, description="DeepSpeed hostfile for a multi-node run (`host slots=N` lines); null: this machine only.")
     num_nodes: int | None = Field(None, ge=1, description="Number of hostfile nodes to use; null: all.")
     master_addr: str | None = Field(None, description="Address of the rank-0 node for multi-node runs.")
     master_port: int | None = Field(None, ge=1, le=65535, description="Port for the process-group rendezvous; null: the launcher's default.")
@@ -194,10 +185,37 @@ class DecisionConfig(Section):
     "The decision rule on the trained model's logits, tuned on the validation split (see `seqcls.decision`)."
     tune: bool | Literal["auto"] = Field("auto", description="Choose class offsets added to the logits on the validation split, for macro-F1: a threshold for two classes, logit adjustment (-tau * log prior) for more; saved with the model, used by `seqcls predict`, and the metrics report raw and tuned. auto: two classes only (on the quality suite the threshold helped a binary task, logit adjustment did not help several classes: bench/RESULTS.md).")
 
+class SelectionConfig(Section):
+    """Where seqcls makes its choices (the checkpoint, the decision rule, a sweep's setting): on the validation split, or on
+    out-of-fold predictions of K-fold cross-validation (see `seqcls.selection`, `seqcls.crossval`)."""
+    cv_folds: int | Literal["auto"] | None = Field("auto", description="K-fold cross-validation over the training and validation data: K models, each evaluated on the fold it did not train on, and the choices made on their out-of-fold predictions (every example, instead of a validation split); then the final model. auto: 5 folds when some class has fewer than `auto_below` validation examples (a choice resting on fewer is mostly chance), else the validation split; null: the validation split.")
+    auto_below: int = Field(5, ge=1, description="cv_folds auto: cross-validate when a class present in training has fewer validation examples than this.")
+    final_model: Literal["retrain", "ensemble"] = Field("retrain", description="After cross-validation: retrain on all the data, stopped at the point of training chosen out of fold (one model); or the folds' models together, their logits averaged (K models to serve).")
+    fold_seed: int = Field(42, ge=0, lt=2 ** 32, description="Seed of the stratified folds; fixed apart from `seed` so every training seed sees the same folds.")
+    fold: int | None = Field(None, ge=1, description="Set by seqcls in a fold's run: train on every fold but this one (1..cv_folds) and evaluate on it.")
+    pool: bool = Field(False, description="Set by seqcls in the final run of a cross-validation: train on the training and validation data together, without an evaluation split.")
+    stop_at: float | None = Field(None, gt=0, le=1, description="Set by seqcls in the final run of a cross-validation: stop at this share of the planned training (the point chosen out of fold).")
+    decision: dict[str, Any] | None = Field(None, description="Set by seqcls in the final run of a cross-validation: the decision rule chosen out of fold (`seqcls.decision.Decision` as a mapping), used instead of tuning one.")
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _two_folds_at_least(cls, v):
+        if isinstance(v, int) and v < 2: raise FieldError("selection.cv_folds", f"{v}: cross-validation needs at least 2 folds; use 5, auto or null")
+        return v
+
+    @model_validator(mode="after")
+    def _fold_of_a_cross_validation(self):
+        if self.fold is not None and not isinstance(self.cv_folds, int):
+            raise FieldError("selection.fold", "is set by seqcls for the runs of a cross-validation and needs selection.cv_folds as a number")
+        if self.fold is not None and self.fold > self.cv_folds:
+            raise FieldError("selection.fold", f"{self.fold} is beyond selection.cv_folds {self.cv_folds}")
+        if self.fold is not None and self.pool: raise FieldError("selection.pool", "a run is a fold or the final run of a cross-validation, not both")
+        return self
+
 # %% ../nbs/00_config.ipynb #a0bc0e94
 class RunConfig(Section):
     "A training run: every section of the YAML, validated."
-    seed: int = Field(42, description="Seed for Python, NumPy and torch (and the Trainer's data order).")
+    seed: int = Field(42, ge=0, lt=2 ** 32, description="Seed for Python, NumPy and torch (and the Trainer's data order).")
     model: ModelConfig = Field(description="The model to fine-tune.")
     data: DataConfig = Field(description="The dataset.")
     training_args: dict[str, Any] = Field(description="Passed to transformers.TrainingArguments; output_dir is required.")
@@ -210,6 +228,7 @@ class RunConfig(Section):
     launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Multi-process and multi-node launching.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Training length and batches from the data's size.")
     decision: DecisionConfig = Field(default_factory=DecisionConfig, description="The decision rule tuned on validation.")
+    selection: SelectionConfig = Field(default_factory=SelectionConfig, description="Choices on the validation split or by cross-validation.")
 
     @model_validator(mode="before")
     @classmethod
@@ -218,9 +237,14 @@ class RunConfig(Section):
             data = {**data, "deepspeed": load_deepspeed(data["deepspeed"])}
         return data
 
-    @field_validator("training_args")
+    @model_validator(mode="before")
     @classmethod
-    def _check_training_args(cls, v): return validate_training_args(v)
+    def _check_training_args(cls, data):
+        "training_args checked against transformers' TrainingArguments (or as remembered from an earlier check: `checked_training_args`)."
+        if isinstance(data, dict) and isinstance(data.get("training_args"), dict):
+            d = data.get("data") if isinstance(data.get("data"), dict) else {}
+            data = {**data, "training_args": checked_training_args(data["training_args"], d.get("eval_split", "validation") is not None)}
+        return data
 
     @model_validator(mode="after")
     def _cross_field_checks(self):
@@ -240,7 +264,6 @@ class RunConfig(Section):
             why = "" if self.lora.merge_on_save else " (LoRA on random weights is saved merged: a random base cannot be reloaded)"
             raise FieldError(key, f"merging LoRA into the model{why} is not supported under ZeRO-3, whose weights are partitioned; "
                              "use ZeRO-2, or save the adapter and merge it afterwards on one process")
-        check_training_arguments(ta, self.data.eval_split is not None)
         if self.resume.checkpoint is not None and self.resume.overwrite:
             raise FieldError("resume.overwrite", "true together with resume.checkpoint: resuming keeps the run, overwriting deletes it; choose one")
         if self.launch.hostfile and self.deepspeed is None:
@@ -267,30 +290,6 @@ class RunConfig(Section):
 
 
 # %% ../nbs/00_config.ipynb #5cf1a908
-def parse_override(override: str) -> tuple[list[str], Any]:
-    "Split `a.b.c=value` into its key path and YAML-parsed value."
-    key, sep, raw = override.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {override}: expected dotted.key=value, e.g. training_args.learning_rate=3e-5")
-    try: value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError: value = raw  # not YAML: keep the text as a string
-    return key.strip().split("."), value
-
-def apply_overrides(data: dict, overrides=()) -> tuple[dict, dict[str, str]]:
-    "Apply `dotted.key=value` overrides to the raw config; also returns dotted key -> the override that set it."
-    origin = {}
-    for o in overrides:
-        path, value = parse_override(o)
-        node = data
-        for i, part in enumerate(path[:-1]):
-            if node.get(part) is None: node[part] = {}
-            if not isinstance(node[part], dict):
-                raise ConfigError(f"--set {o}: `{'.'.join(path[:i+1])}` is not a section, so `{'.'.join(path)}` cannot be set")
-            node = node[part]
-        node[path[-1]] = value
-        origin[".".join(path)] = o
-    return data, origin
-
 def _valid_keys_at(loc: tuple) -> list[str]:
     "Field names valid at a location of RunConfig (for typo suggestions)."
     model = RunConfig
@@ -312,7 +311,7 @@ def load_config(path: str | Path, overrides=()) -> RunConfig:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); save the config as UTF-8 YAML") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config ({e.strerror}); check the file's permissions") from None
-    try: data = yaml.safe_load(text)
+    try: dup, data = duplicate_key(text), yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -321,7 +320,17 @@ def load_config(path: str | Path, overrides=()) -> RunConfig:
     if data is None: data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections (model, data, training_args, ...), not a {type(data).__name__}")
+    if dup:
+        raise ConfigError(f"{path}:{dup[2]}: `{dup[0]}` is given twice (lines {dup[1]} and {dup[2]}); YAML would keep the second "
+                          "and drop the first without a word. Keep one: merge the two into one")
+    for name, f in RunConfig.model_fields.items():  # a section whose keys are all commented out reads as null: it is empty
+        if name in data and data[name] is None and (name == "training_args" or (isinstance(f.annotation, type) and issubclass(f.annotation, Section))):
+            data[name] = {}
     data, origin = apply_overrides(data, overrides)
-    try: return RunConfig.model_validate(data)
+    refuse_non_finite(data, path, text, origin)  # YAML's own: .inf, .nan, 1.0e400
+    try: cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         raise config_error(str(path), e.errors(), key_lines(text), origin, _valid_keys_at) from None
+    refuse_non_finite(cfg.model_dump(), path, text, origin)  # text a field turned into a number: `1e400` is a string to YAML
+    return cfg
+

@@ -33,20 +33,51 @@ class ForPeople(logging.Filter):
         return True
 
 # %% ../nbs/05_console.ipynb #52bac946
+_VERBOSE = [False]
+
+def _quiet(name: str) -> None:
+    "Quiet one library as it is imported: its logs through the root logger (into the log file), no progress bars of its own."
+    verbose = _VERBOSE[0]
+    if name == "transformers":
+        import transformers
+        transformers.utils.logging.disable_default_handler()
+        transformers.utils.logging.enable_propagation()
+        transformers.utils.logging.set_verbosity(logging.WARNING)
+        if not verbose: transformers.utils.logging.disable_progress_bar()  # "Loading weights"
+    elif name == "datasets":
+        import datasets
+        adopt("datasets")  # datasets printed its own errors ("Failed to read file ...") past ours
+        datasets.utils.logging.set_verbosity(logging.WARNING)
+        if not verbose: datasets.disable_progress_bars()  # map, tokenizing, saving
+    elif name == "torch":
+        import torch
+        if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
+            os.environ["DS_ACCELERATOR"] = "cpu"  # DeepSpeed, imported by accelerate, would guess it and warn about it
+
+class _QuietOnImport:
+    "A meta-path finder that quiets transformers, datasets and torch right after each is first imported (not before: importing them costs seconds a command may not need)."
+    names = ("torch", "transformers", "datasets")
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names: return None
+        import importlib.machinery
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"): continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                exec_module = spec.loader.exec_module
+                def run(module, _exec=exec_module, _name=fullname):
+                    _exec(module); _quiet(_name)  # (transformers puts a lazy module of its own in sys.modules: keep it)
+                spec.loader.exec_module = run
+                return spec
+        return None
+
 def _quiet_libraries(verbose: bool) -> None:
-    "Libraries log through the root logger (so into the log file), without progress bars of their own."
-    import datasets, transformers
-    transformers.utils.logging.disable_default_handler()
-    transformers.utils.logging.enable_propagation()
-    transformers.utils.logging.set_verbosity(logging.WARNING)
-    if not verbose:
-        transformers.utils.logging.disable_progress_bar()  # "Loading weights"
-        datasets.disable_progress_bars()                   # map, tokenizing, saving
-    datasets.utils.logging.set_verbosity(logging.WARNING)
+    "Quiet the libraries imported already, and the others when they are (`_QuietOnImport`); route DeepSpeed's, MLflow's and alembic's logs through ours."
+    _VERBOSE[0] = verbose
+    for name in _QuietOnImport.names:
+        if name in sys.modules: _quiet(name)
+    if not any(isinstance(f, _QuietOnImport) for f in sys.meta_path): sys.meta_path.insert(0, _QuietOnImport())
     adopt("DeepSpeed", "mlflow", "alembic")
-    import os, torch
-    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
-        os.environ["DS_ACCELERATOR"] = "cpu"  # DeepSpeed, imported by accelerate, would guess it and warn about it
     logging.captureWarnings(True)
 
 def adopt(*names: str) -> None:

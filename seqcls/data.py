@@ -12,6 +12,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, load_from_disk
 
 from .config import RunConfig, SourceConfig
 from .errors import DataError
+from .folders import check_data_path, hold_folder, release_folder, write_error
 from .sources import make_splits, read_source
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'PREPARE_META', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'load_dataset_dict',
            'first_rows', 'example_lengths', 'check_texts_present', 'load_splits', 'infer_num_labels', 'label_names',
-           'label_counts']
+           'label_counts', 'cross_validation_splits']
 
 # %% ../nbs/20_data.ipynb #a00f98d5
 def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) and `label`
@@ -33,7 +34,12 @@ def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) a
         out = tokenizer(batch["text"], batch["text_pair"] if pair else None, truncation=True, max_length=max_length)
         out["length"] = [len(x) for x in out["input_ids"]]  # read by length-grouped and token-budget batching
         return out
-    dd = dd.map(enc, batched=True, batch_size=1000, num_proc=num_proc, desc="tokenizing")
+    # fingerprints given, not hashed: datasets hashes the function under a bare `except`, which swallowed a Ctrl-C there
+    import hashlib
+    stamp = lambda ds: hashlib.sha1(f"{ds._fingerprint}|{getattr(tokenizer, 'name_or_path', '')}|{max_length}|{pair}".encode()).hexdigest()[:16]
+    dd = DatasetDict({s: ds.map(enc, batched=True, batch_size=1000, num_proc=num_proc, desc="tokenizing", new_fingerprint=stamp(ds),
+                                    load_from_cache_file=False)
+                      for s, ds in dd.items()})
     special = tokenizer.num_special_tokens_to_add(pair=pair)
     for split, ds in dd.items():  # a text of characters the tokenizer drops (control characters, ...) is empty too
         empty = np.flatnonzero(np.asarray(ds["length"]) <= special)
@@ -83,33 +89,53 @@ def stale_reason(meta: dict, cfg: RunConfig) -> str | None:
     return None
 
 # %% ../nbs/20_data.ipynb #7a288f6d
-def prepare_dataset(cfg: RunConfig, tokenizer, overwrite: bool = False) -> DatasetDict:
+def prepare_dataset(cfg: RunConfig,         # the config: data.source to read, data.path to write
+                    tokenizer,              # the model's tokenizer
+                    overwrite: bool = False,  # replace a folder seqcls prepared before
+                    if_missing: bool = False, # another process prepared it meanwhile: use that (a run preparing its data)
+                   ) -> DatasetDict:
     """Read `data.source`, split, tokenize and `save_to_disk` at `data.path`. Only a folder seqcls prepared (its
-    `seqcls_prepare.json`) is ever replaced, and only with `overwrite`; the old one stays until the new one is complete."""
+    `seqcls_prepare.json`) or an empty one is ever replaced, and only with `overwrite`; the old one stays until the new one
+    is complete. One process prepares into a folder at a time: a second waits for the first, then finds its data."""
     if cfg.data.source is None:
-        raise DataError(f"data.source: not set, so there is nothing to prepare into {cfg.data.path}; add a source (kind: csv|json|parquet|trec6|reuters-r8)")
+        raise DataError(f"data.source: not set, so there is nothing to prepare into {cfg.data.path}; add a source (kind: csv|json|parquet|trec6|trec6-tail|reuters-r8)")
     dest = Path(cfg.data.path)
-    if dest.exists() and not (dest / PREPARE_META).is_file():
+    check_data_path(cfg.data.path)
+    if not (if_missing and dest.exists()): _check_prepare_dest(dest, overwrite)  # before waiting for anyone
+    try: dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise write_error(e, "data.path", dest) from None
+    took = hold_folder(dest.parent, "data.path", wait=True)
+    try:
+        if if_missing and dest.exists(): return load_from_disk(str(dest))  # prepared by another process while this one waited
+        _check_prepare_dest(dest, overwrite)  # again, now that no other process writes there
+        meta = prepare_meta(cfg)  # the files as they are read now
+        dd = tokenize(make_splits(read_source(cfg.data.source), cfg.data.source), tokenizer, cfg.data.max_length)
+        meta["special_tokens"] = tokenizer.num_special_tokens_to_add(pair="text_pair" in dd["train"].column_names)
+        tmp, old = None, None
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+            dd.save_to_disk(str(tmp))
+            (tmp / PREPARE_META).write_text(json.dumps(meta, indent=1))
+            if dest.exists(): old = dest.rename(dest.with_name(f".{dest.name}-replaced-{os.getpid()}"))
+            tmp.rename(dest)
+        except OSError as e: raise write_error(e, "data.path", dest) from None
+        finally:  # interrupted (an error, Ctrl-C, SIGTERM): no half-written folder, and the old data back in place
+            if tmp is not None and tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None:
+                if dest.exists(): shutil.rmtree(old, ignore_errors=True)
+                else: old.rename(dest)
+    finally:
+        if took: release_folder(dest.parent)
+    return load_from_disk(str(dest))
+
+def _check_prepare_dest(dest: Path, overwrite: bool) -> None:
+    "data.path may be new, an empty folder, or (with `overwrite`) a folder seqcls prepared."
+    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())): return
+    if not (dest / PREPARE_META).is_file():
         raise DataError(f"data.path: `{dest}` exists and is not a folder seqcls prepared (no {PREPARE_META} in it), so seqcls "
                         "will not replace it, --overwrite or not; choose another data.path")
-    if dest.exists() and not overwrite:
+    if not overwrite:
         raise DataError(f"data.path: `{dest}` already exists; remove it or pass --overwrite to prepare it again")
-    meta = prepare_meta(cfg)  # the files as they are read now
-    dd = tokenize(make_splits(read_source(cfg.data.source), cfg.data.source), tokenizer, cfg.data.max_length)
-    meta["special_tokens"] = tokenizer.num_special_tokens_to_add(pair="text_pair" in dd["train"].column_names)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent)), None
-    try:
-        dd.save_to_disk(str(tmp))
-        (tmp / PREPARE_META).write_text(json.dumps(meta, indent=1))
-        if dest.exists(): old = dest.rename(dest.with_name(f".{dest.name}-replaced-{os.getpid()}"))
-        tmp.rename(dest)
-    finally:  # interrupted (an error, Ctrl-C, SIGTERM): no half-written folder, and the old data back in place
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            if dest.exists(): shutil.rmtree(old, ignore_errors=True)
-            else: old.rename(dest)
-    return load_from_disk(str(dest))
 
 # %% ../nbs/20_data.ipynb #0b14eccc
 def load_dataset_dict(cfg: RunConfig) -> DatasetDict:
@@ -184,7 +210,8 @@ def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
     meta = Path(cfg.data.path) / PREPARE_META
     special = json.loads(meta.read_text()).get("special_tokens", 0) if meta.is_file() else 0
     for name, ds in out.items(): check_texts_present(ds, name, special)
-    return out
+    s = cfg.selection
+    return cross_validation_splits(out, s.cv_folds, s.fold, s.fold_seed) if s.fold or s.pool else out
 
 # %% ../nbs/20_data.ipynb #90a29d76
 def _label_array(ds: Dataset) -> np.ndarray:
@@ -231,3 +258,21 @@ def label_counts(splits: dict[str, Dataset], num_labels: int, split: str = "trai
     "Examples per class in a split."
     from seqcls.weights import class_counts
     return class_counts(splits[split]["label"], num_labels)
+
+# %% ../nbs/20_data.ipynb #4a83969f
+def cross_validation_splits(splits: dict[str, Dataset],  # the configured splits (train, eval, test)
+                            k: int,                      # the number of folds
+                            fold: int | None,            # 1..k: this fold's run; None: the final run (the whole pool)
+                            seed: int,                   # fixes the folds
+                           ) -> dict[str, Dataset]:
+    "Train and eval of a fold's run (or the final run's pool as train, no eval); test as it was."
+    from datasets import concatenate_datasets
+    from seqcls.selection import cv_fold_ids
+    parts = [splits["train"]] + ([splits["eval"]] if "eval" in splits else [])
+    cols = sorted(set.intersection(*(set(p.column_names) for p in parts)))
+    pool = concatenate_datasets([p.select_columns(cols) for p in parts])
+    pool = pool.add_column("pool_row", list(range(len(pool))))
+    out = {k_: v for k_, v in splits.items() if k_ == "test"}
+    if fold is None: return {"train": pool, **out}
+    ids = cv_fold_ids(_label_array(pool), k, seed)
+    return {"train": pool.select(np.flatnonzero(ids != fold - 1)), "eval": pool.select(np.flatnonzero(ids == fold - 1)), **out}

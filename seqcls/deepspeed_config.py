@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_deepspeed_config.ipynb #72e862c9
 from __future__ import annotations
-import difflib, functools, json, re
+import difflib, functools, json, math, re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,14 +23,29 @@ DS_PAIRS = (  # DeepSpeed key, the training_args key that sets the same number
 def load_deepspeed(value: str | dict | None) -> dict | None:
     "A DeepSpeed config: read the JSON file when given a path."
     if value is None or isinstance(value, dict): return value
-    p = Path(value)
+    p = Path(value).expanduser()
     if not p.is_file():
         raise FieldError("deepspeed", f"file `{value}` not found; give a DeepSpeed JSON path (e.g. configs/deepspeed/zero2.json) or an inline mapping")
-    try: ds = json.loads(p.read_text())
+    try: ds = json.loads(p.read_text(), object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
         raise FieldError("deepspeed", f"`{value}` is not valid JSON (line {e.lineno}: {e.msg}); fix the file") from None
+    except _Unmeant as e: raise FieldError("deepspeed", f"`{value}`: {e}; fix the file") from None
     if not isinstance(ds, dict): raise FieldError("deepspeed", f"`{value}` must hold a JSON object")
     return ds
+
+class _Unmeant(ValueError): "A JSON value that parses but cannot be meant."
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if dup := next((k for i, k in enumerate(keys) if k in keys[:i]), None):
+        raise _Unmeant(f"`{dup}` is given twice in one object (JSON readers keep the second without a word)")
+    return dict(pairs)
+
+def _no_constant(name): raise _Unmeant(f"{name} is not a finite number")
+
+def _finite_float(text):
+    if not math.isfinite(v := float(text)): raise _Unmeant(f"{text} is not a finite number (it reads as infinity)")
+    return v
 
 def _set(v) -> bool: return v is not None and v != "auto"
 
@@ -56,7 +71,15 @@ def _deepspeed_schema() -> tuple[frozenset, type | None]:
 
 def check_deepspeed_keys(ds: dict) -> None:
     """Catch misspelled DeepSpeed keys, which DeepSpeed itself ignores: a top-level key that is not one of DeepSpeed's but
-    close to one, and any key of `zero_optimization` that its pydantic model does not have."""
+    close to one, and any key of `zero_optimization` that its pydantic model does not have. Importing DeepSpeed to know
+    its keys takes seconds: a section checked before is remembered (`seqcls.reading.remember`)."""
+    import importlib.metadata
+    from seqcls.reading import remember, source_hash
+    try: version = importlib.metadata.version("deepspeed")
+    except importlib.metadata.PackageNotFoundError: return
+    remember("deepspeed_keys", [version, ds, source_hash(globals().get("__file__"))], lambda: _check_deepspeed_keys(ds) or True)
+
+def _check_deepspeed_keys(ds: dict) -> None:
     known, zero_model = _deepspeed_schema()
     if not known: return
     for k in ds:

@@ -8,7 +8,7 @@ from __future__ import annotations
 # %% auto #0
 __all__ = ['ALIASES', 'SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted',
            'TrainingDiverged', 'OutOfGpuMemory', 'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated',
-           'raise_on_sigterm']
+           'error_class', 'error_record', 'error_from_record', 'say_error', 'raise_on_sigterm']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
@@ -136,7 +136,8 @@ def config_error(source: str,                  # the config file
     for err in errors[:3]:
         key, msg = _describe_error(err, valid_keys_at)
         top = key.split(".")
-        where = next((f"{source}: --set {o}" for k, o in origin.items() if k == key or k.startswith(key + ".") or key.startswith(k + ".")), None)
+        given = [o for k, o in origin.items() if k == key] or [o for k, o in origin.items() if k.startswith(key + ".") or key.startswith(k + ".")]
+        where = f"{source}: --set {given[-1]}" if given else None  # the override that set this very key, else the last around it
         if where is None:
             line = next((lines[k] for k in (".".join(top[:i]) for i in range(len(top), 0, -1)) if k in lines), None)
             where = f"{source}:{line}" if line else source
@@ -148,12 +149,34 @@ def config_error(source: str,                  # the config file
 # %% ../nbs/01_errors.ipynb #6efeb3b2
 import signal, threading
 
-class Terminated(SeqclsError):
-    "The process was asked to stop (SIGTERM); what it was writing was cleaned up."
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM); what it was writing was cleaned up. Like KeyboardInterrupt it is not an
+    `Exception`: a library's `except Exception:` (datasets has some around its writes) must not swallow it."""
     exit_code = 143
 
 def _raise_terminated(signum, frame):
     raise Terminated("stopped by SIGTERM; nothing half-written was left behind")
+
+def error_class(name: str) -> type | None:
+    "The seqcls error type of this name (an error that crossed a process: papermill, a warm child, a remote worker, gives its name), or None."
+    classes, todo = {Terminated.__name__: Terminated}, [SeqclsError]
+    while todo: c = todo.pop(); classes[c.__name__] = c; todo += c.__subclasses__()
+    return classes.get(name)
+
+def error_record(e: BaseException) -> dict:
+    "An error as data, to carry across processes: its type's name, its one line, its exit status."
+    return {"class": type(e).__name__, "message": " ".join(str(e).split()), "exit_code": getattr(e, "exit_code", 1)}
+
+def error_from_record(record: dict) -> BaseException:
+    "The error an `error_record` describes, as its own type (a RuntimeError when the type is not seqcls's)."
+    cls = error_class(record.get("class", ""))
+    return cls(record["message"]) if cls is not None else RuntimeError(record["message"])
+
+def say_error(e: BaseException, file=None) -> int:
+    "The one way a seqcls process ends on an error it knows: one line on stderr, `seqcls: error: ...`; returns the exit status."
+    import sys
+    print(f"seqcls: error: {' '.join(str(e).split())}", file=file or sys.stderr)
+    return getattr(e, "exit_code", 1)
 
 def raise_on_sigterm() -> None:
     "From now on, SIGTERM raises `Terminated` in the main thread (a no-op elsewhere: only the main thread gets signals)."

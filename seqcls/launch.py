@@ -11,20 +11,30 @@ from typing import Callable, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import RunConfig, load_config
-from .console import since_start
+from .console import say, since_start
 from .errors import ConfigError
+from .folders import RUN_MARKER, check_folder, release_folder
 
 # %% auto #0
 __all__ = ['Launcher', 'PASS_ENV', 'LAUNCHER_CHATTER', 'KILLED', 'visible_gpus', 'choose_launcher', 'launch_command',
-           'write_launch_script', 'LaunchResult', 'run_launch', 'RunParameters', 'new_run_name', 'RunPlan', 'plan_run',
-           'write_run_dir', 'training_error', 'discard_untrained_run']
+           'write_launch_script', 'LaunchResult', 'run_launch', 'RunParameters', 'new_run_name', 'RunPlan',
+           'settle_selection', 'check_run_inputs', 'check_main', 'plan_run', 'write_run_dir', 'training_error',
+           'discard_untrained_run']
 
 # %% ../nbs/70_launch.ipynb #d563c75c
 Launcher = Literal["auto", "deepspeed", "torchrun", "python"]
 
 # %% ../nbs/70_launch.ipynb #537d062e
 def visible_gpus() -> int:
-    "Number of CUDA devices this process can see (0 on a CPU machine)."
+    """Number of CUDA devices this process can see (0 on a CPU machine): counted from the driver's `/proc` entries and
+    `CUDA_VISIBLE_DEVICES` where they exist, so a command that only plans a run need not import torch; else torch."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None and env.strip() in ("", "-1"): return 0
+    proc = Path("/proc/driver/nvidia/gpus")
+    if proc.is_dir():
+        n = sum(1 for _ in proc.iterdir())
+        return min(n, len([x for x in env.split(",") if x.strip()])) if env else n
+    if not any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/nvidiactl", "/dev/dxg")): return 0
     import torch
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
@@ -66,8 +76,11 @@ def launch_command(cfg: RunConfig,           # the run's config (its `launch` se
                   ) -> list[str]:
     "The argv that trains `config_path` with `launcher` on `nproc` processes per node."
     entry = ["--config_yml", str(Path(config_path).resolve())]
+    s = cfg.selection
+    if s.cv_folds is not None and not s.fold and not s.pool:  # a cross-validation (or `auto`, settled on the data when it starts)
+        return [sys.executable, "-m", "seqcls.crossval", *entry, "--launcher", launcher, "--nproc", str(nproc)]
     l = cfg.launch
-    if launcher == "python": return [sys.executable, "-m", "seqcls.train", *entry]
+    if launcher == "python": return [sys.executable, "-m", "seqcls.warm", "seqcls.train", *entry]  # a warm child when seqcls started one (seqcls.warm)
     if launcher == "torchrun":
         port = ["--master_port", str(l.master_port)] if l.master_port else []
         return [_tool("torchrun"), "--nproc_per_node", str(nproc), *port, "-m", "seqcls.train", *entry]
@@ -156,6 +169,7 @@ class RunParameters(BaseModel):
     @classmethod
     def _plain_name(cls, v):
         bad = next((c for c in v if c in "/\\" or not c.isprintable()), None)
+        if v != v.strip(): raise ValueError("must not start or end with white space (a folder name that looks the same as another)")
         if v in (".", "..") or bad is not None:
             raise ValueError(f"must be a plain directory name (no {bad!r})" if bad else "must be a plain directory name")
         if len(v.encode()) > 100: raise ValueError(f"is {len(v.encode())} bytes long; use at most 100 (a file system takes 255 per name)")
@@ -193,29 +207,95 @@ class RunPlan(BaseModel):
     command: list[str]
 
 # %% ../nbs/70_launch.ipynb #9ba192cc
+def settle_selection(cfg: RunConfig, art=None) -> RunConfig:
+    """`selection.cv_folds: auto` settled on the data (a number of folds, or null), said in one line; the config as it will
+    run. Without the checked data (`art`), it is read when prepared; else `auto` stays, for the run to settle when it starts."""
+    if cfg.selection.cv_folds != "auto" or cfg.selection.fold or cfg.selection.pool: return cfg
+    from seqcls.data import infer_num_labels, label_counts, label_names, load_splits
+    from seqcls.selection import auto_cv_folds
+    if art is None and not Path(cfg.data.path).exists(): return cfg
+    splits = art.splits if art is not None else load_splits(cfg)
+    n = art.num_labels if art is not None else infer_num_labels(splits, cfg.model.num_labels)
+    k, why = auto_cv_folds(cfg.selection, label_counts(splits, n), label_counts(splits, n, "eval") if "eval" in splits else None, label_names(splits, n))
+    say(f"selection: {why}")
+    return cfg.model_copy(update={"selection": cfg.selection.model_copy(update={"cv_folds": k})})
+
+def check_run_inputs(cfg: RunConfig, config: str, overrides: list[str], world_size: int) -> RunConfig:
+    """The checks of the data (prepared when missing) and the model that need the training stack, with `selection: auto`
+    settled; the config as it will run. In a warm child when a zygote is announced (`seqcls.warm`: the stack imported
+    there once, not here), its lines relayed and its error carried back as data; else in this process."""
+    from seqcls.warm import run_warm, WARM_ENV
+    if not os.environ.get(WARM_ENV):
+        from seqcls.train import check_inputs  # prepares data.path when missing (not the run directory)
+        return settle_selection(cfg, check_inputs(cfg, world_size=world_size))
+    import json, tempfile, threading
+    from seqcls.errors import error_from_record
+    result = Path(tempfile.mkdtemp(prefix="seqcls-check-")) / "result.json"
+    r, w = os.pipe()
+    relay = threading.Thread(target=_relay, args=(r,), daemon=True); relay.start()
+    try: code = run_warm("seqcls.launch:check_main", ["check", "--config_yml", config, *[a for o in overrides for a in ("--set", o)],
+                                           "--world-size", str(world_size), "--result", str(result)], stdio=(0, w, w))
+    finally: os.close(w); relay.join()
+    if code is None:  # the zygote is gone: check here
+        from seqcls.train import check_inputs
+        return settle_selection(cfg, check_inputs(cfg, world_size=world_size))
+    rec = json.loads(result.read_text()) if result.is_file() else {"error": {"class": "RuntimeError", "message": f"the input check ended with exit code {code}"}}
+    if "error" in rec: raise error_from_record(rec["error"])
+    return cfg.model_copy(update={"selection": cfg.selection.model_copy(update={"cv_folds": rec["cv_folds"]})})
+
+def _relay(fd: int) -> None:
+    "Show what the check child said (its error line is carried back as data and said once, by whoever ends the command)."
+    with os.fdopen(fd, errors="replace") as f:
+        for line in f:
+            if not line.startswith("seqcls: error: "): sys.stderr.write(line); sys.stderr.flush()
+
+def check_main(argv=None) -> int:
+    "`python -m seqcls.launch check ...`: `check_run_inputs` in this process, its outcome (settled folds, or the error as data) written to --result."
+    import argparse, json
+    from seqcls.console import setup_console
+    from seqcls.errors import SeqclsError, Terminated, error_record, raise_on_sigterm
+    p = argparse.ArgumentParser(prog="python -m seqcls.launch check")
+    p.add_argument("what", choices=["check"]); p.add_argument("--config_yml", dest="config", required=True)
+    p.add_argument("--set", dest="overrides", action="append", default=[]); p.add_argument("--world-size", type=int, default=1)
+    p.add_argument("--result", required=True)
+    args = p.parse_args(argv)
+    setup_console(verbose=os.environ.get("SEQCLS_VERBOSE") == "1"); raise_on_sigterm()
+    from seqcls.persistence import atomic_write_json
+    os.environ.pop("SEQCLS_WARM", None)  # this process checks itself
+    try:
+        cfg = load_config(args.config, args.overrides)
+        out, code = {"cv_folds": check_run_inputs(cfg, args.config, args.overrides, args.world_size).selection.cv_folds}, 0
+    except (SeqclsError, Terminated) as e: out, code = {"error": error_record(e)}, getattr(e, "exit_code", 2)
+    atomic_write_json(args.result, out)
+    return code
+
 def plan_run(params: RunParameters, gpus: int | None = None, check_inputs: bool | None = None) -> RunPlan:
     "Resolve the config into <output_dir>/<run_name>, check that directory, the data and the model, choose the launcher; writes nothing there."
-    from seqcls.persistence import check_output_dir
+    from seqcls.persistence import RUN_INFO, check_output_dir
     from seqcls.preflight import preflight
     base = load_config(params.config, params.overrides)
     run_dir = base.output_dir / (params.run_name or new_run_name())
     cfg = load_config(params.config, [*params.overrides, f"training_args.output_dir={run_dir}"])
-    preflight(cfg); check_output_dir(cfg)
+    preflight(cfg)
+    if params.run_name:  # a name of the person's choosing may be a folder of theirs
+        check_folder(run_dir, "--run-name", (RUN_MARKER, RUN_INFO), "choose another --run-name (without one, each run gets a new folder named by its start time)")
+    check_output_dir(cfg)
     launcher, nproc = choose_launcher(cfg, params.launcher, params.num_gpus, gpus)
     if check_inputs if check_inputs is not None else not (params.dry_run or params.inputs_checked):
-        from seqcls.train import check_inputs as check  # prepares data.path when missing (not the run directory)
-        check(cfg, world_size=nproc * (cfg.launch.num_nodes or 1))
+        sets = [*params.overrides, f"training_args.output_dir={run_dir}"]
+        cfg = check_run_inputs(cfg, params.config, sets, nproc * (cfg.launch.num_nodes or 1))
+    else: cfg = settle_selection(cfg)
     return RunPlan(params=params, cfg=cfg, run_dir=run_dir, launcher=launcher, nproc=nproc,
                    command=launch_command(cfg, run_dir / "config.yml", launcher, nproc))
 
 # %% ../nbs/70_launch.ipynb #2ae077e7
 def write_run_dir(plan: RunPlan) -> Path:
-    """Create the run directory with the resolved config.yml and launch.sh; returns the script. With `resume.overwrite`,
-    the previous run's outputs go first (so neither its train.log nor its predictions outlive it, and the training
-    process finds nothing left to clear, the new launch.sh included)."""
-    from seqcls.persistence import atomic_write_text, clear_output_dir, output_dir_state
-    if plan.cfg.resume.overwrite and output_dir_state(plan.run_dir) != "empty": clear_output_dir(plan.cfg)
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    """Claim the run directory (made, held by this process and the training it starts, marked as a seqcls run) and
+    write the resolved config.yml and launch.sh into it; returns the script. With `resume.overwrite`, the previous
+    run's outputs go first (so neither its train.log nor its predictions outlive it, and the training process finds
+    nothing left to clear, the new launch.sh included)."""
+    from seqcls.persistence import atomic_write_text, claim_output_dir, clear_output_dir
+    if claim_output_dir(plan.cfg) != "empty" and plan.cfg.resume.overwrite: clear_output_dir(plan.cfg)
     atomic_write_text(plan.run_dir / "config.yml", plan.cfg.to_yaml())
     return write_launch_script(plan.run_dir, plan.command)
 
@@ -239,12 +319,16 @@ def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     return RuntimeError(f"training failed (exit code {result.returncode}){': ' + said if said else ''}; see {Path(run_dir) / 'train.log'}")
 
 # %% ../nbs/70_launch.ipynb #f59efd64
-_PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb")  # what a run writes before training starts
+_PLANNED = ("config.yml", "launch.sh", "train.log", "report.ipynb", RUN_MARKER)  # what a run writes before training starts
 
 def discard_untrained_run(run_dir: str | Path) -> bool:
     "Remove a run directory in which nothing was trained (only the files written before training); True when removed."
     d = Path(run_dir)
     if not d.is_dir() or any(p.name not in _PLANNED for p in d.iterdir()): return False
+    release_folder(d)  # (held by this process while its run was planned)
     for p in d.iterdir(): p.unlink()
     d.rmdir()
     return True
+
+# %% ../nbs/70_launch.ipynb #afac3375
+if __name__ == "__main__": sys.exit(check_main())

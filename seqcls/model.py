@@ -83,7 +83,13 @@ def model_config(model: ModelConfig, num_labels: int, names: list[str], pad_toke
     labels = dict(num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     try: config, unused = AutoConfig.from_pretrained(path, trust_remote_code=model.trust_remote_code, return_unused_kwargs=True,
                                                      **labels, **model.config_overrides)
-    except (OSError, ValueError) as e: raise _load_error("config", model.name_or_path, e) from None
+    except Exception as e:  # a value transformers (or the hub's typed config) refuses: name the override, not the model
+        if model.config_overrides and not isinstance(e, OSError) and "trust_remote_code" not in str(e):
+            msg = str(e).splitlines()[0][:240] if str(e) else type(e).__name__
+            raise ModelError(f"model.config_overrides: {sorted(model.config_overrides)} make a config {type(e).__name__.removesuffix('Error')} "
+                             f"refuses ({msg}); fix those values") from None
+        if isinstance(e, (OSError, ValueError)): raise _load_error("config", model.name_or_path, e) from None
+        raise
     if unused:  # transformers would keep a misspelled key as a stray attribute that nothing reads
         from seqcls.errors import closest
         key = next(iter(unused))

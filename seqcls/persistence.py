@@ -4,21 +4,22 @@
 
 # %% ../nbs/50_persistence.ipynb #5920f7df
 from __future__ import annotations
-import json, logging, os, re, shutil, tempfile, time
+import json, logging, os, re, shlex, shutil, tempfile, time
 from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .dist import barrier, is_rank_zero
+from .dist import barrier, get_world_size, is_rank_zero
 from .errors import RunStateError
+from .folders import RUN_MARKER, check_folder, check_not_held, claim_folder
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RUN_INFO', 'SEQCLS_OUTPUTS', 'atomic_write_text', 'atomic_write_json', 'checkpoint_problem',
-           'list_checkpoints', 'resolve_resume_checkpoint', 'output_dir_state', 'check_output_dir', 'clear_output_dir',
-           'save_final_model', 'save_decision', 'add_prediction_columns', 'write_predictions', 'write_run_files',
-           'model_card']
+           'list_checkpoints', 'resolve_resume_checkpoint', 'output_dir_state', 'check_output_dir', 'claim_output_dir',
+           'clear_output_dir', 'save_final_model', 'save_decision', 'add_prediction_columns', 'write_predictions',
+           'write_run_files', 'reproduce_command', 'model_card']
 
 # %% ../nbs/50_persistence.ipynb #a52b99db
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -107,11 +108,14 @@ def output_dir_state(output_dir: str | Path) -> str:
 
 # %% ../nbs/50_persistence.ipynb #9c4883d9
 def check_output_dir(cfg: RunConfig) -> str:
-    "Refuse to clobber a run (or the working directory); returns the directory's state."
+    "Refuse to clobber a run, a folder of someone's own files, or the working directory; returns the directory's state."
     d, cwd = cfg.output_dir.resolve(), Path.cwd().resolve()
     if d == cwd or d in cwd.parents:
         raise RunStateError(f"training_args.output_dir: `{cfg.output_dir}` is the working directory or a folder above it, where the run "
                             "would write config.yml, model/ and more over your files; give the run a folder of its own, e.g. runs/NAME")
+    check_folder(cfg.output_dir, "training_args.output_dir", (RUN_MARKER, RUN_INFO),
+                 "give the run a new folder (e.g. runs/NAME), or use `seqcls run`, which makes a run folder of its own inside output_dir")
+    check_not_held(cfg.output_dir, "training_args.output_dir")  # a run in it now: refused before minutes of loading
     state = output_dir_state(cfg.output_dir)
     if cfg.resume.overwrite or state == "empty": return state
     if state == "finished" and cfg.resume.checkpoint is None:
@@ -122,10 +126,23 @@ def check_output_dir(cfg: RunConfig) -> str:
                             "resume.checkpoint: auto to continue it, or resume.overwrite: true to start over")
     return state
 
+# %% ../nbs/50_persistence.ipynb #b0f87619
+def claim_output_dir(cfg: RunConfig,     # the run's config
+                     state: str | None = None,  # the state `check_output_dir` found before, if it was called
+                    ) -> str:
+    "Make and hold the run directory for this process (rank 0), refusing it when another run holds it or changed it; returns its state."
+    claim_folder(cfg.output_dir, "training_args.output_dir", markers=(RUN_MARKER, RUN_INFO))
+    now = check_output_dir(cfg)
+    if state is not None and now != state:
+        raise RunStateError(f"training_args.output_dir: `{cfg.output_dir}` changed while this run was starting (another run wrote "
+                            f"into it: it was {state}, now {now}); look at what is there, then start again")
+    return now
+
 # %% ../nbs/50_persistence.ipynb #7fc34a26
 SEQCLS_OUTPUTS = ("model", RUN_INFO, "metrics.json", "config.yml", "trainer_state.json", "mlflow_run.json", "launch.sh", "train.log",
                   "predictions-eval.csv", "predictions-test.csv",  # a new run without a test split must not keep the old one's
-                  "loss_curves.png", "confusion_matrix.png", "f1_vs_frequency.png", "class_weights.png")  # seqcls.report.REPORT_PLOTS
+                  "loss_curves.png", "confusion_matrix.png", "f1_vs_frequency.png", "class_weights.png", "out_of_fold.png",  # seqcls.report.REPORT_PLOTS
+                  "folds", "final", "crossval.json", "ensemble.json", "predictions-oof.csv", "evaluations.npz", "mlflow_cv.json")  # a cross-validation's
 
 def clear_output_dir(cfg: RunConfig) -> None:
     "Remove a previous run's seqcls outputs and checkpoints (rank 0 only); other files stay."
@@ -195,8 +212,20 @@ def write_run_files(cfg: RunConfig,                 # the run's config: where it
     if card is not None: atomic_write_text(cfg.output_dir / "model" / "README.md", card)
     from seqcls import __version__
     atomic_write_json(cfg.output_dir / RUN_INFO, {"status": "finished", "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                                  "metrics": str(cfg.metrics_path), "model": str(cfg.output_dir / "model"),
+                                                  "metrics": str(cfg.metrics_path), "model": "model",  # (relative to the run: a moved run still says it)
                                                   "seqcls_version": __version__, **(extra_info or {})})
+
+# %% ../nbs/50_persistence.ipynb #f940a249
+def reproduce_command(cfg: RunConfig, world_size: int | None = None) -> str:
+    """The command that repeats this run from its resolved config, into a new directory beside it (the original stays),
+    with the same number of processes and launcher (the global batch depends on them)."""
+    world_size = get_world_size() if world_size is None else world_size
+    config, out = shlex.quote(str(cfg.output_dir / "config.yml")), shlex.quote(str(cfg.output_dir) + "-rerun")
+    if world_size == 1: return f"seqcls train {config} --set training_args.output_dir={out}"
+    launcher = "torchrun" if os.environ.get("TORCHELASTIC_RUN_ID") else "deepspeed"  # torchrun marks its workers
+    per_node = world_size // (cfg.launch.num_nodes or 1)
+    return f"seqcls run {config} --launcher {launcher} --num-gpus {per_node} --set training_args.output_dir={out}"
+
 
 # %% ../nbs/50_persistence.ipynb #095a0304
 def _decision_line(d: dict | None) -> str:

@@ -12,16 +12,28 @@ import torch
 from .errors import DataError, ModelError, OutOfGpuMemory
 
 # %% auto #0
-__all__ = ['READERS', 'resolve_model_dir', 'read_table', 'check_output_path', 'write_table', 'predict_texts', 'predict_file']
+__all__ = ['READERS', 'COMPRESSED', 'resolve_model_dir', 'table_format', 'read_table', 'is_predictions_file', 'check_output_path',
+           'write_table', 'predict_texts', 'predict_file']
 
 # %% ../nbs/85_predict.ipynb #c9706a1e
+def _served_model(run_dir: Path) -> Path | None:
+    "The model a finished run's run_info.json names (`final/model`, or `ensemble.json`: the folds' models together), when it names one."
+    import json
+    f = run_dir / "run_info.json"
+    try: model = json.loads(f.read_text()).get("model") if f.is_file() else None
+    except ValueError: return None
+    served = run_dir / model if model else None  # (older runs recorded their model/ from the working directory: found below)
+    return served if served is not None and served.exists() else None
+
 def resolve_model_dir(path: str | Path) -> tuple[Path, dict]:
     "(model folder, run settings) for a run directory or a model folder."
     p = Path(path)
-    if (p / "model" / "config.json").is_file(): model_dir, run_cfg = p / "model", p / "config.yml"
+    served = _served_model(p)  # a cross-validated run says which model it serves
+    if served is not None: model_dir, run_cfg = served, p / "config.yml"
+    elif (p / "model" / "config.json").is_file(): model_dir, run_cfg = p / "model", p / "config.yml"
     elif (p / "config.json").is_file(): model_dir, run_cfg = p, p.parent / "config.yml"
     else: raise ModelError(f"`{path}` is neither a seqcls run directory (with model/) nor a saved model (with config.json)")
-    settings = {"max_length": None, "text_columns": ["text"]}
+    settings = {"max_length": None, "text_columns": ["text"], "from_run": run_cfg.is_file()}
     if run_cfg.is_file():  # the run's resolved config, read as any config (the schema does not look at the disk)
         from seqcls.config import load_config
         data = load_config(run_cfg).data
@@ -31,40 +43,71 @@ def resolve_model_dir(path: str | Path) -> tuple[Path, dict]:
 
 # %% ../nbs/85_predict.ipynb #864cb1dd
 READERS = {".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json", ".parquet": "read_parquet"}
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")  # pandas reads these by their suffix, as `seqcls prepare` does
+
+def table_format(path: str | Path) -> str:
+    "The table format of a file name: its suffix, or the one before a compression suffix (`in.csv.gz`: .csv)."
+    s = [x.lower() for x in Path(path).suffixes]
+    return s[-2] if len(s) > 1 and s[-1] in COMPRESSED else (s[-1] if s else "")
 
 def read_table(path: str | Path):
-    "A pandas DataFrame from CSV, JSON Lines or Parquet (by extension)."
+    "A pandas DataFrame from CSV, JSON Lines (or a JSON array) or Parquet, by extension, compressed or not."
     import pandas as pd
     p = Path(path)
+    if p.is_dir(): raise DataError(f"`{path}`: is a folder; give the input file itself")
     if not p.is_file(): raise DataError(f"`{path}`: input file not found")
-    reader = READERS.get(p.suffix.lower())
-    if reader is None: raise DataError(f"`{path}`: unknown input format `{p.suffix}`; use .csv, .jsonl or .parquet")
-    kw = {"lines": True} if reader == "read_json" else {}
+    fmt = table_format(p)
+    reader = READERS.get(fmt)
+    if reader is None: raise DataError(f"`{path}`: unknown input format `{fmt or p.suffix}`; use .csv, .jsonl, .json or .parquet (compressed or not)")
+    kw = {}
+    if reader == "read_csv": kw = {"keep_default_na": False}  # a text that reads `NA` or `None` is a word, not a gap
+    if reader == "read_json": kw = {"lines": not (fmt == ".json" and p.suffix.lower() == ".json" and p.read_text(errors="replace").lstrip()[:1] == "[")}
     try: return getattr(pd, reader)(p, **kw)
-    except ValueError as e: raise DataError(f"`{path}`: could not read it as {p.suffix[1:]} ({str(e).splitlines()[0][:150]})") from None
+    except UnicodeDecodeError as e: raise DataError(f"`{path}`: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
+    except ValueError as e: raise DataError(f"`{path}`: could not read it as {fmt[1:]} ({str(e).splitlines()[0][:150]})") from None
 
 # %% ../nbs/85_predict.ipynb #2c323679
-def check_output_path(path: str | Path) -> Path:
-    "An output file seqcls can write: not a folder, a known format."
+def is_predictions_file(path: str | Path) -> bool:
+    "Whether `path` holds predictions seqcls wrote: a table with a `prediction` column and `score_<class>` columns."
+    import json
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+            cols = pq.read_schema(p).names
+        else:
+            with open(p, encoding="utf-8") as f: first = f.readline()
+            cols = list(json.loads(first)) if p.suffix.lower() in (".jsonl", ".json") else [c.strip('"') for c in first.rstrip("\r\n").split(",")]
+    except Exception: return False  # unreadable as a table of that kind: not predictions
+    return "prediction" in cols and any(c.startswith("score_") for c in cols)
+
+def check_output_path(path: str | Path,              # the output file
+                      input_path: str | Path | None = None,  # the input file: never replaced
+                      overwrite: bool = False,         # replace an existing file that is not seqcls's predictions
+                     ) -> Path:
+    "An output file seqcls can write: not a folder, a known format, not the input, and new or predictions seqcls wrote (else `overwrite`)."
+    from seqcls.folders import check_output_file
     p = Path(path)
     if p.is_dir(): raise DataError(f"--output {path}: is a folder; give a file name such as {p / 'predictions.csv'}")
     if p.suffix.lower() not in READERS: raise DataError(f"--output {path}: unknown format `{p.suffix}`; end it with .csv, .jsonl or .parquet")
-    return p
+    return check_output_file(p, "--output", is_predictions_file, overwrite, inputs=[input_path] if input_path else [])
 
 # %% ../nbs/85_predict.ipynb #75b25843
 def write_table(df, path: str | Path) -> Path:
     "Write a DataFrame as CSV, JSON Lines or Parquet (by extension), atomically; the folder is made if needed."
+    from seqcls.folders import write_error
     from seqcls.persistence import atomic_write_text
-    p = check_output_path(path)
+    p = Path(path)  # (checked by `check_output_path` before the work)
     suffix = p.suffix.lower()
     if suffix == ".parquet":
-        p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f".{p.name}.tmp")
-        try: df.to_parquet(tmp, index=False); tmp.replace(p)
+        try: p.parent.mkdir(parents=True, exist_ok=True); df.to_parquet(tmp, index=False); tmp.replace(p)
+        except OSError as e: raise write_error(e, "--output", p) from None
         finally: tmp.unlink(missing_ok=True)
         return p
     text = df.to_json(orient="records", lines=True) if suffix in (".jsonl", ".json") else df.to_csv(index=False)
-    return atomic_write_text(p, text)
+    try: return atomic_write_text(p, text)
+    except OSError as e: raise write_error(e, "--output", p) from None
 
 # %% ../nbs/85_predict.ipynb #7f56622d
 def predict_texts(model,                          # a sequence-classification model
@@ -104,13 +147,21 @@ def predict_file(run_or_model_dir: str | Path,           # a run directory or a 
                  output_path: str | Path | None = None,  # None: INPUT.predictions.EXT beside the input
                  text_columns: list[str] | None = None,  # None: the run's text columns (else `text`)
                  batch_size: int = 64,                   # texts per forward pass
+                 overwrite: bool = False,                # replace an existing output file that is not seqcls's predictions
                 ) -> Path:
     "Predict every row of a CSV/JSONL/Parquet file; writes the rows plus `prediction` and `score_<class>` columns."
     from seqcls.model import load_trained_model, tokenizer_from
     model_dir, settings = resolve_model_dir(run_or_model_dir)
     df, p = read_table(input_path), Path(input_path)
-    output_path = check_output_path(output_path or p.with_name(f"{p.stem}.predictions{p.suffix}"))  # before minutes of work
+    output_path = check_output_path(output_path or p.with_name(f"{p.stem}.predictions{p.suffix}"), p, overwrite)  # before minutes of work
     cols = text_columns or settings["text_columns"]
+    if len(cols) > 2: raise DataError(f"--text-column: given {len(cols)} times; give one text column, or two for a sentence-pair model")
+    if text_columns and settings["from_run"] and len(text_columns) != len(settings["text_columns"]):
+        raise DataError(f"--text-column: the run trained on {len(settings['text_columns'])} text column(s) ({', '.join(settings['text_columns'])}); "
+                        f"give {len(settings['text_columns'])}")
+    if clash := [c for c in df.columns if c == "prediction" or str(c).startswith("score_")]:
+        raise DataError(f"`{input_path}` has columns {clash[:4]} of the names predictions add (prediction, score_<class>); rename them, "
+                        "or they would be replaced")
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise DataError(f"`{input_path}` has no column {missing[0]!r} (columns: {list(df.columns)}); pass --text-column NAME")
@@ -121,11 +172,20 @@ def predict_file(run_or_model_dir: str | Path,           # a run directory or a 
             raise DataError(f"`{input_path}`: column {c!r} has {int(blank.sum())} empty or missing texts (first at row {int(blank.to_numpy().argmax())}); fill or remove those rows")
     texts = df[cols[0]].map(str).tolist()
     pairs = df[cols[1]].map(str).tolist() if len(cols) > 1 else None
-    tokenizer = tokenizer_from(model_dir)
-    model = load_trained_model(model_dir)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     from seqcls.decision import Decision
-    decision = Decision.load(model_dir, len(names))  # the offsets tuned on validation, if the run saved them
-    logits = decision.apply(predict_texts(model, tokenizer, texts, pairs, settings["max_length"], batch_size))
+    if model_dir.suffix == ".json":  # the folds' ensemble of a cross-validated run: their logits averaged
+        import json
+        ens = json.loads(model_dir.read_text())
+        members = [model_dir.parent / m for m in ens["members"]]
+        tokenizer, names = tokenizer_from(members[0]), ens["labels"]
+        raw = np.mean([predict_texts(load_trained_model(m), tokenizer, texts, pairs, settings["max_length"], batch_size) for m in members], axis=0)
+        decision = Decision(**ens["decision"])
+    else:
+        tokenizer = tokenizer_from(model_dir)
+        model = load_trained_model(model_dir)
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        decision = Decision.load(model_dir, len(names))  # the offsets tuned on validation (or out of fold), if the run saved them
+        raw = predict_texts(model, tokenizer, texts, pairs, settings["max_length"], batch_size)
+    logits = decision.apply(raw)
     from seqcls.persistence import add_prediction_columns
     return write_table(add_prediction_columns(df.copy(), logits, names), output_path)

@@ -8,15 +8,19 @@ from pathlib import Path
 
 from .config import RunConfig, model_type_of
 from .errors import ConfigError
+from .folders import check_data_path, check_writable
 
 # %% auto #0
-__all__ = ['preflight', 'check_resume_checkpoint', 'check_metrics_path', 'check_lora_defaults']
+__all__ = ['preflight', 'check_resume_checkpoint', 'check_metrics_path', 'check_lora_defaults', 'check_metrics_file']
 
 # %% ../nbs/48_preflight.ipynb #2d37f177
 def preflight(cfg: RunConfig) -> RunConfig:
     "Check what the config points at on disk; returns the config."
     check_resume_checkpoint(cfg)
+    check_data_path(cfg.data.path)
+    check_writable(cfg.output_dir, "training_args.output_dir", "give the run a folder that can be written")
     check_metrics_path(cfg.metrics_path)
+    check_metrics_file(cfg)
     if cfg.launch.hostfile and not Path(cfg.launch.hostfile).is_file():
         raise ConfigError(f"launch.hostfile: `{cfg.launch.hostfile}` not found; give a DeepSpeed hostfile (lines `host slots=N`)")
     if cfg.lora.enabled and cfg.lora.target_modules is None: check_lora_defaults(cfg)
@@ -31,6 +35,7 @@ def check_resume_checkpoint(cfg: RunConfig) -> None:
 
 def check_metrics_path(path: Path) -> None:
     "The metrics file can be written: not a folder, not inside a file."
+    check_writable(path, "metrics.save_path")
     if path.is_dir():
         raise ConfigError(f"metrics.save_path: `{path}` is a directory; give a file path such as {path}/metrics.json")
     for parent in path.parents:
@@ -44,3 +49,11 @@ def check_lora_defaults(cfg: RunConfig) -> None:
     if mt is not None and mt not in known:
         raise ConfigError(f"lora.target_modules: required for model type `{mt}`: PEFT has no default target modules for it; "
                           "list the module names (e.g. [q_proj, v_proj]) or use all-linear")
+
+def check_metrics_file(cfg: RunConfig) -> None:
+    """A metrics file outside the run directory that exists already is not replaced unless the config says so
+    (`resume.overwrite`, or `resume.checkpoint` continuing the run that wrote it): it may be someone's own file."""
+    m, out = cfg.metrics_path.resolve(), cfg.output_dir.resolve()
+    if m.is_file() and out not in m.parents and not cfg.resume.overwrite and cfg.resume.checkpoint is None:
+        raise ConfigError(f"metrics.save_path: `{cfg.metrics_path}` exists and lies outside the run directory, so seqcls will not "
+                          "replace it; give a new file name, or set resume.overwrite: true to replace it")

@@ -10,29 +10,46 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'training_summary', 'per_class_table', 'plot_loss_curves',
-           'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used', 'save_report_plots',
-           'log_to_mlflow']
+__all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'console_summary', 'training_summary', 'per_class_table', 'f1_intervals',
+           'plot_loss_curves', 'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used',
+           'plot_out_of_fold', 'save_report_plots', 'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
 def load_run(run_dir: str | Path) -> dict:
-    "The run's metrics, training log history and label info."
+    "The run's metrics, training log history, label info and (cross-validated) what the folds chose."
     d = Path(run_dir)
     from seqcls.errors import RunStateError
     if not (d / "metrics.json").is_file():
         raise RunStateError(f"`{d}` has no metrics.json: the run did not finish (see its train.log)")
-    state = json.loads((d / "trainer_state.json").read_text()) if (d / "trainer_state.json").is_file() else {"log_history": []}
-    labels = json.loads((d / "model" / "labels.json").read_text()) if (d / "model" / "labels.json").is_file() else None
-    return {"dir": d, "metrics": json.loads((d / "metrics.json").read_text()), "history": state.get("log_history", []), "labels": labels}
+    cv = json.loads((d / "crossval.json").read_text()) if (d / "crossval.json").is_file() else None
+    trained = d / "final" if cv is not None and (d / "final").is_dir() else d  # a cross-validation's final run trained the model
+    state = json.loads((trained / "trainer_state.json").read_text()) if (trained / "trainer_state.json").is_file() else {"log_history": []}
+    labels = json.loads((trained / "model" / "labels.json").read_text()) if (trained / "model" / "labels.json").is_file() else None
+    return {"dir": d, "metrics": json.loads((d / "metrics.json").read_text()), "history": state.get("log_history", []), "labels": labels, "cv": cv}
 
 # %% ../nbs/80_report.ipynb #f6acd909
 def metrics_table(run: dict):
     "Final metrics per split: rows eval/test (and, with a tuned decision rule, eval/test tuned), columns accuracy, f1_macro, f1_weighted, loss."
     import pandas as pd
     m = run["metrics"]
-    rows = {f"{s}{' (tuned)' if t else ''}": {k: m.get(f"{s}{t}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")}
-            for s in ("eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in m}
+    plain = (m.get("decision") or {}).get("method") == "argmax"
+    rows = {f"{'out of fold' if s == 'cv' else s}{' (tuned)' if t else ''}": {k: m.get(f"{s}{t}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")}
+            for s in ("cv", "eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in m and not (t and plain)}
     return pd.DataFrame(rows).T.round(4)
+
+# %% ../nbs/80_report.ipynb #b96c0592
+_ROWS = (("out of fold", "cv"), ("validation", "eval"), ("test", "test"))
+
+def console_summary(metrics: dict, output_dir: Path) -> list[str]:
+    "The final lines for the terminal: accuracy and F1 per split (and with the tuned decision rule), where the outputs are."
+    plain = (metrics.get("decision") or {}).get("method") == "argmax"  # a rule chosen and found no better: one row is enough
+    rows = [(f"{name}{', tuned' if t else ''}", s + t) for name, s in _ROWS for t in ("", "_tuned")
+            if f"{s}{t}_accuracy" in metrics and not (t and plain)]
+    if not rows: return [f"finished: no evaluation or test split; outputs in {output_dir}"]
+    w = max(len(r[0]) for r in rows)
+    lines = [f"{'':{w}}  accuracy  macro-F1  weighted-F1"]
+    lines += [f"{name:{w}}  {metrics[k + '_accuracy']:8.4f}  {metrics[k + '_f1_macro']:8.4f}  {metrics[k + '_f1_weighted']:11.4f}" for name, k in rows]
+    return lines + [f"outputs: {output_dir}"]
 
 # %% ../nbs/80_report.ipynb #7d0e6a00
 def training_summary(run: dict) -> str:
@@ -42,19 +59,42 @@ def training_summary(run: dict) -> str:
     if m.get("train_steps"):
         best = f"; kept the best checkpoint on validation macro-F1, step {m['best_step']}" if m.get("best_step") else "; kept the last checkpoint"
         lines.append(f"trained {m['train_steps']} steps{best}")
+    if cv := run.get("cv"):
+        lines.append(f"chosen by {cv['folds']}-fold cross-validation on {sum(cv['counts']):,} examples: the evaluation at {cv['share']:.0%} of "
+                     f"training (out-of-fold macro-F1 {cv['scores'][cv['evaluation']]:.4f}); final model: "
+                     + ("retrained on all of them, stopped there" if cv.get("final_model") == "retrain" else "the folds' models together (mean logits)"))
     d = m.get("decision")
     if d: lines.append("decision rule: " + ("plain argmax (tuning on validation found nothing better)" if d["method"] == "argmax" else
-                       f"{d['method'].replace('_', ' ')} {d['parameter']:+.3g}, validation macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}"))
+                       f"{d['method'].replace('_', ' ')} {d['parameter']:+.3g}, {'out-of-fold' if run.get('cv') else 'validation'} macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}"))
     return "\n".join(lines)
 
 # %% ../nbs/80_report.ipynb #04a1807b
 def per_class_table(run: dict):
-    "Per-class precision/recall/F1/support with training count and loss weight."
+    """Per-class precision/recall/F1/support on the report split with the F1's 95% bootstrap interval, the training count and
+    loss weight; cross-validated, also the out-of-fold F1 and its interval."""
     import pandas as pd
     m = run["metrics"]
     df = pd.DataFrame(m["per_class"]).T
-    df["train_count"], df["weight"] = m["train_counts"], m["class_weights"]
+    low, high = f1_intervals(run)
+    if low is not None: df.insert(df.columns.get_loc("f1-score") + 1, "f1 95% low", low); df.insert(df.columns.get_loc("f1 95% low") + 1, "f1 95% high", high)
+    if run.get("cv"):
+        oof = run["cv"]["per_class_f1"]
+        df["oof f1"], df["oof 95% low"], df["oof 95% high"] = ([oof[n][i] for n in df.index] for i in range(3))
+    df["train_count"] = m["train_counts"]
+    if "class_weights" in m: df["weight"] = m["class_weights"]
     return df.round(4)
+
+def f1_intervals(run: dict):
+    "The 95% bootstrap interval of each class's F1 on the report split, from its predictions file ((None, None) without one)."
+    from seqcls.metrics import bootstrap_f1
+    import pandas as pd
+    m = run["metrics"]
+    f = run["dir"] / f"predictions-{m.get('report_split', 'test')}.csv"
+    if not f.is_file(): return None, None
+    p, names = pd.read_csv(f, keep_default_na=False), m["labels"]
+    ids = {n: i for i, n in enumerate(names)}
+    b = bootstrap_f1(p["label"].astype(str).map(ids).to_numpy(), p["prediction"].astype(str).map(ids).to_numpy(), len(names))
+    return b["low"], b["high"]
 
 # %% ../nbs/80_report.ipynb #80ddb577
 def plot_loss_curves(run: dict):
@@ -185,8 +225,22 @@ def plot_weights_used(run: dict):
     return fig
 
 # %% ../nbs/80_report.ipynb #9ce98d19
+def plot_out_of_fold(run: dict):
+    "A cross-validation's choice: the out-of-fold macro-F1 at each evaluation (each fold's own thin), the chosen one marked."
+    import matplotlib.pyplot as plt
+    cv = run["cv"]
+    x = 100 * np.asarray(cv["shares"])
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for i, s in enumerate(cv["fold_scores"]): ax.plot(x, s, lw=0.8, alpha=0.5, color="grey", label="each fold on its own" if i == 0 else None)
+    ax.plot(x, cv["scores"], "o-", lw=1.8, label=f"out of fold ({sum(cv['counts']):,} examples)")
+    e = cv["evaluation"]
+    ax.plot([x[e]], [cv["scores"][e]], "*", ms=14, color="C3", label="chosen", zorder=4)
+    ax.set_xlabel("evaluation (% of the planned training)"); ax.set_ylabel("macro-F1")
+    ax.set_title(f"{cv['folds']}-fold cross-validation: where training stops"); ax.legend(); ax.grid(alpha=0.3)
+    return fig
+
 REPORT_PLOTS = {"loss_curves.png": plot_loss_curves, "confusion_matrix.png": plot_confusion_matrix,
-                "f1_vs_frequency.png": plot_f1_vs_frequency, "class_weights.png": plot_weights_used}
+                "f1_vs_frequency.png": plot_f1_vs_frequency, "class_weights.png": plot_weights_used, "out_of_fold.png": plot_out_of_fold}
 
 def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
     "Write every report plot as PNG into the run directory; returns the paths."
@@ -194,6 +248,8 @@ def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
     out = []
     for name, plot in REPORT_PLOTS.items():
         if name != "loss_curves.png" and "per_class" not in run["metrics"]: continue
+        if name == "out_of_fold.png" and not run.get("cv"): continue  # only a cross-validated run has one
+        if name == "class_weights.png" and "class_weights" not in run["metrics"]: continue  # (an ensemble's folds each had their own)
         fig = plot(run); fig.savefig(run["dir"] / name, dpi=dpi); plt.close(fig)
         out.append(run["dir"] / name)
     return out

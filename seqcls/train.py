@@ -16,30 +16,32 @@ from transformers import Trainer, TrainingArguments, set_seed
 from .budget import Budget, budget_for
 from .config import RunConfig, load_config
 from .preflight import preflight
+from .report import console_summary
 from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare_dataset
 from .decision import Decision, tune_decision
 from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
-from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm
+from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm, say_error
 from .fused_lora import fuse_lora
 from .memory import gpu_memory_error, parameter_counts, training_phase
 from .model import (apply_lora, check_max_length, check_model, compile_layers, load_model, load_tokenizer, padding_mask_redundant,
                           prefer_shape_agnostic_attention)
-from .persistence import (check_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
+from .persistence import (reproduce_command, check_output_dir, claim_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
 from .tracking import TrackingCallback, make_tracker
-from .callbacks import (ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
+from .callbacks import (EvaluationRecorder, StopAtShare, ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
-from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, classification_details,
-                            compute_metrics, fill_reduce_bucket, logit_adjustment_offsets)
+from .metrics import classification_details, compute_metrics, split_metrics
+from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, fill_reduce_bucket,
+                            logit_adjustment_offsets)
 from .weights import build_class_weights
 
 log = logging.getLogger("seqcls")
 
 # %% auto #0
 __all__ = ['log', 'MODEL_COLUMNS', 'Artifacts', 'load_artifacts', 'prepare_model', 'model_inputs', 'build_loss', 'build_trainer',
-           'FinalEval', 'run_training', 'decide', 'reproduce_command', 'persist_outputs', 'ensure_prepared',
-           'check_inputs', 'train', 'parse_args', 'console_summary', 'main']
+           'FinalEval', 'run_training', 'record_evaluations', 'decide', 'persist_outputs', 'ensure_prepared',
+           'check_inputs', 'train', 'parse_args', 'main']
 
 # %% ../nbs/60_train.ipynb #f7d41e77
 @dataclass
@@ -110,6 +112,8 @@ def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments
     if args.load_best_model_at_end: callbacks.append(LaterOnTies())  # before EarlyStopping: a tie is no miss
     if cfg.budget.early_stopping_patience and args.load_best_model_at_end:
         callbacks.append(EarlyStopping(cfg.budget.early_stopping_patience, start_fraction=drw))
+    if cfg.selection.stop_at: callbacks.append(StopAtShare(cfg.selection.stop_at))  # the final run of a cross-validation
+    metrics_fn = EvaluationRecorder(compute_metrics) if cfg.selection.fold else compute_metrics  # a fold keeps every evaluation
     fill_reduce_bucket(args, model)  # ZeRO-1/2's "auto" bucket, before the Trainer hands the DeepSpeed config to accelerate
     trainer = SeqclsTrainer(model=model, args=args, max_tokens_per_batch=cfg.data.max_tokens_per_batch,
                       pad_to_multiple_of=cfg.data.pad_to_multiple_of, drop_padding_mask=drop_mask,
@@ -117,7 +121,8 @@ def build_trainer(cfg: RunConfig, art: Artifacts, model, args: TrainingArguments
                       train_dataset=model_inputs(art.splits["train"]),
                       eval_dataset=model_inputs(art.splits["eval"]) if "eval" in art.splits else None,
                       processing_class=art.tokenizer, data_collator=build_collator(art.tokenizer, cfg.data),
-                      compute_metrics=compute_metrics, compute_loss_func=loss, callbacks=callbacks)
+                      compute_metrics=metrics_fn, compute_loss_func=loss, callbacks=callbacks)
+    if isinstance(metrics_fn, EvaluationRecorder): metrics_fn.trainer = trainer
     trainer.callback_handler.callbacks.insert(0, GpuMemoryCallback())  # first, so every logger sees the memory figures
     quiet_trainer(trainer)  # one progress bar and a line per evaluation instead of the Trainer's printed dicts
     return trainer
@@ -146,6 +151,8 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
         raise TrainingInterrupted(f"training stopped by SIGTERM at step {trainer.state.global_step} with a checkpoint saved in "
                                   f"{cfg.output_dir}; continue it with --set resume.checkpoint=auto")
     trainer.save_state()
+    recorder = trainer.compute_metrics if isinstance(trainer.compute_metrics, EvaluationRecorder) else None
+    if recorder is not None: recorder.active = False  # the final model's predictions below are not an evaluation during training
     final = FinalEval(dict(result.metrics))
     metrics = final.metrics
     if getattr(trainer.state, "best_global_step", None): metrics["best_step"] = trainer.state.best_global_step
@@ -172,34 +179,32 @@ def run_training(cfg: RunConfig, trainer: Trainer, art: Artifacts, resume_from: 
     if "eval" in final.predictions:  # a class absent here is one that checkpoint selection and decision tuning cannot see
         metrics["eval_counts"] = np.bincount(final.predictions["eval"][1], minlength=art.num_labels).tolist()
     metrics["world_size"] = get_world_size()
+    if recorder is not None and is_rank_zero(): record_evaluations(cfg, trainer, art, recorder, final)
     return final
 
+def record_evaluations(cfg: RunConfig, trainer: Trainer, art: Artifacts, recorder: EvaluationRecorder, final: FinalEval) -> Path:
+    "A fold of a cross-validation: write what each evaluation predicted on its held-out fold (and the final model on the test split)."
+    if not recorder.logits:
+        raise SeqclsError(f"selection.fold {cfg.selection.fold}: the fold's training never evaluated, so the cross-validation has nothing "
+                          "to choose on; evaluate during training (training_args.eval_strategy) and let budget.select_from leave evaluations")
+    return recorder.evaluations(trainer.state.max_steps, art.splits["eval"]["pool_row"], final.predictions.get("test")).save(cfg.output_dir)
+
 def decide(cfg: RunConfig, art: Artifacts, final: FinalEval) -> Decision:
-    """The decision rule: offsets tuned on the evaluation split (`decision.tune`; auto: two classes), else the plain argmax; adds
-    `<split>_tuned_{accuracy,f1_macro,f1_weighted}` and `decision` to the metrics."""
-    from transformers import EvalPrediction
+    """The decision rule: the one a cross-validation chose out of fold (`selection.decision`), else offsets tuned on the
+    evaluation split (`decision.tune`; auto: two classes), else the plain argmax; adds `<split>_tuned_{accuracy,f1_macro,f1_weighted}`
+    and `decision` to the metrics."""
     k = art.num_labels
-    if not cfg.decision.tune or (cfg.decision.tune == "auto" and k > 2) or "eval" not in final.predictions:
+    if cfg.selection.decision is not None: decision = Decision(**cfg.selection.decision)
+    elif not cfg.decision.tune or (cfg.decision.tune == "auto" and k > 2) or "eval" not in final.predictions:
         return Decision("argmax", [0.0] * k)
-    decision = tune_decision(*final.predictions["eval"], art.train_counts)
+    else: decision = tune_decision(*final.predictions["eval"], art.train_counts)
     for name, (logits, labels) in final.predictions.items():
-        tuned = compute_metrics(EvalPrediction(predictions=decision.apply(logits), label_ids=labels))
-        final.metrics.update({f"{name}_tuned_{m}": v for m, v in tuned.items()})
+        final.metrics.update({f"{name}_tuned_{m}": v for m, v in split_metrics(labels, decision.apply(logits)).items()})
     final.metrics["decision"] = decision.to_dict()
     if decision.method != "argmax": say(f"decision rule: {decision.describe()}")
     return decision
 
 # %% ../nbs/60_train.ipynb #da2fecb6
-def reproduce_command(cfg: RunConfig, world_size: int | None = None) -> str:
-    """The command that repeats this run from its resolved config, into a new directory beside it (the original stays),
-    with the same number of processes and launcher (the global batch depends on them)."""
-    world_size = get_world_size() if world_size is None else world_size
-    config, out = shlex.quote(str(cfg.output_dir / "config.yml")), shlex.quote(str(cfg.output_dir) + "-rerun")
-    if world_size == 1: return f"seqcls train {config} --set training_args.output_dir={out}"
-    launcher = "torchrun" if os.environ.get("TORCHELASTIC_RUN_ID") else "deepspeed"  # torchrun marks its workers
-    per_node = world_size // (cfg.launch.num_nodes or 1)
-    return f"seqcls run {config} --launcher {launcher} --num-gpus {per_node} --set training_args.output_dir={out}"
-
 def persist_outputs(cfg: RunConfig, trainer: Trainer, art: Artifacts, final: FinalEval, tracker) -> Path:
     "Save the model (all ranks), then predictions, labels, config, model card and metrics (rank 0); log them to the tracker."
     metrics = final.metrics
@@ -225,7 +230,7 @@ def ensure_prepared(cfg: RunConfig) -> None:
     tokenizer = load_tokenizer(cfg.model)
     check_max_length(cfg.model, tokenizer, cfg.data.max_length)
     t0 = time.time()
-    dd = prepare_dataset(cfg, tokenizer)
+    dd = prepare_dataset(cfg, tokenizer, if_missing=True)  # another run may be preparing it now: wait, then use it
     say(f"prepared {cfg.data.path} from {cfg.data.source.kind} in {time.time() - t0:.0f} s: "
         + " · ".join(f"{s} {len(ds):,}" for s, ds in dd.items()))
 
@@ -264,10 +269,12 @@ def train(cfg: RunConfig,
     except torch.OutOfMemoryError as e: raise gpu_memory_error(cfg, e, "placing the model on the GPU", model, args) from None
     for cb in callbacks: trainer.add_callback(cb)
     startup("trainer built (MLflow run started)")
-    if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    if is_rank_zero(): attach_log_file(cfg.output_dir / "train.log")  # what was logged so far waited in memory
+    if is_rank_zero():
+        state = claim_output_dir(cfg, state)  # held from here on: a second run into this folder is refused
+        if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
+        attach_log_file(cfg.output_dir / "train.log")  # what was logged so far waited in memory
     barrier()
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
     tracker.start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
     try:
         final = run_training(cfg, trainer, art, resume_from)
@@ -292,15 +299,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--verbose", action="store_true", help="every log line on the terminal (also: SEQCLS_VERBOSE=1)")
     return p.parse_args(argv)
 
-def console_summary(metrics: dict, output_dir: Path) -> list[str]:
-    "The final lines for the terminal: accuracy and F1 per split (and with the tuned decision rule), where the outputs are."
-    rows = [(f"{'validation' if s == 'eval' else s}{', tuned' if t else ''}", s + t) for s in ("eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in metrics]
-    if not rows: return [f"finished: no evaluation or test split; outputs in {output_dir}"]
-    w = max(len(r[0]) for r in rows)
-    lines = [f"{'':{w}}  accuracy  macro-F1  weighted-F1"]
-    lines += [f"{name:{w}}  {metrics[k + '_accuracy']:8.4f}  {metrics[k + '_f1_macro']:8.4f}  {metrics[k + '_f1_weighted']:11.4f}" for name, k in rows]
-    return lines + [f"outputs: {output_dir}"]
-
 def main(argv=None, callbacks=()) -> int:
     "Entry point of `python -m seqcls.train`: exit 0, or 2 on a user error, 3 on a diverged loss, 4 out of GPU memory, 143 on SIGTERM, 1 on a crash."
     args = parse_args(argv)
@@ -316,13 +314,12 @@ def main(argv=None, callbacks=()) -> int:
         cfg = load_config(args.config, args.overrides)
         set_seed(cfg.seed)
         metrics = train(cfg, callbacks)
-        if is_rank_zero():
+        if is_rank_zero() and not cfg.selection.pool:  # (the final run of a cross-validation: its orchestrator sums up)
             for line in console_summary(metrics, cfg.output_dir): say(line)
         finished = True
-    except SeqclsError as e:
-        if is_rank_zero() or e.every_rank: print(f"seqcls: error: {e}", file=sys.stderr)
+    except (SeqclsError, Terminated) as e:
+        code = say_error(e, open(os.devnull, "w") if not (is_rank_zero() or getattr(e, "every_rank", False)) else None)
         log.info(f"error: {e}")  # into train.log too, when the run directory exists
-        code = e.exit_code
     except BaseException:
         log.exception("training crashed"); raise
     finally:

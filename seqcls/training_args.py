@@ -13,7 +13,7 @@ from .errors import FieldError, closest
 
 # %% auto #0
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'training_args_fields', 'validate_training_args',
-           'no_sync_defaults', 'selection_defaults', 'check_training_arguments']
+           'no_sync_defaults', 'selection_defaults', 'check_training_arguments', 'checked_training_args']
 
 # %% ../nbs/03_training_args.ipynb #b2905adf
 REMOVED_TRAINING_ARGS = {
@@ -68,6 +68,8 @@ def validate_training_args(args: dict[str, Any]) -> dict[str, Any]:
                 raise FieldError(key, f"{v!r} is not a valid {_type_name(fields[k])} ({e.errors()[0]['msg']})") from None
             v = coerced if type(coerced) in (int, float, bool, str, list, dict, type(None)) else v
         out[k] = v
+    if isinstance(out.get("output_dir"), str) and out["output_dir"].startswith("~"):
+        import os; out["output_dir"] = os.path.expanduser(out["output_dir"])  # as TrainingArguments does: check the folder it writes
     if not out.get("output_dir"):
         raise FieldError("training_args.output_dir", "required: the run directory where checkpoints, the model and metrics go")
     return out
@@ -125,11 +127,26 @@ def check_training_arguments(ta: dict, has_eval: bool) -> None:
     for k in ("bf16", "fp16", "tf32", "half_precision_backend"): trial.pop(k, None)  # depend on the machine, not the config
     level = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
-    try: TrainingArguments(**trial)
+    try: args = TrainingArguments(**trial)
     except (ValueError, TypeError) as e:
         msg = " ".join(str(e).split())
         raise FieldError(_training_args_key(msg, ta), f"transformers refuses it: {msg[:300]}") from None
     finally: transformers.logging.set_verbosity(level)
+    _check_packages(ta, args)
+
+def _check_packages(ta: dict, args) -> None:
+    "What `training_args` asks for that needs a package this machine lacks (a logging integration, an optimizer), refused now, not at step 0."
+    if ta.get("report_to"):
+        from transformers.integrations import get_available_reporting_integrations
+        asked = [ta["report_to"]] if isinstance(ta["report_to"], str) else list(ta["report_to"])
+        missing = [r for r in asked if r not in ("all", "none", "mlflow") and r not in get_available_reporting_integrations()]
+        if missing: raise FieldError("training_args.report_to", f"{missing} is not installed here; install its package, or leave it out of report_to")
+    if ta.get("optim"):
+        from transformers import Trainer
+        try: Trainer.get_optimizer_cls_and_kwargs(args)
+        except ImportError as e:
+            raise FieldError("training_args.optim", f"`{ta['optim']}` needs a package that is not installed ({str(e).splitlines()[0][:160]}); "
+                             "install it, or use adamw_torch") from None
 
 def _training_args_key(msg: str, ta: dict) -> str:
     "The training_args key a TrainingArguments error is about: the first field it names that the config sets, else whose value it quotes."
@@ -137,3 +154,17 @@ def _training_args_key(msg: str, ta: dict) -> str:
     key = next((n for n in names if n in ta), names[0] if names else None)
     key = key or next((k for k, v in ta.items() if isinstance(v, str) and v and v in msg), None)
     return f"training_args.{key}" if key else "training_args"
+
+# %% ../nbs/03_training_args.ipynb #bfb8d6bd
+def checked_training_args(ta: dict, has_eval: bool) -> dict:
+    "`validate_training_args` and `check_training_arguments`, or the coerced mapping remembered from when they passed (`seqcls.reading.remember`)."
+    import importlib.metadata, os
+    from seqcls.reading import remember, source_hash
+    try: version = importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError: version = None
+    def check():
+        out = validate_training_args(ta); check_training_arguments(out, has_eval)
+        return {k: v for k, v in out.items() if k != "output_dir"}
+    rest = remember("training_args", [version, has_eval, {k: v for k, v in ta.items() if k != "output_dir"}, source_hash(globals().get("__file__"))], check)
+    out = ta.get("output_dir")  # (the one value left out of the remembered mapping: every run has its own)
+    return {**rest, "output_dir": os.path.expanduser(out) if isinstance(out, str) and out.startswith("~") else out}

@@ -4,10 +4,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SEQCLS = [sys.executable, "-m", "seqcls.cli"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One process imports the training stack once for the session, and each `seqcls` command a test starts is forked from
+# it (seqcls.warm), as a sweep's members and a cross-validation's folds are: the same code and the same process for the
+# command, started in a fraction of a second instead of seconds. A test that signals a process it starts builds its own
+# command (cold), so the signal reaches exactly that process.
+from seqcls.warm import start_zygote  # noqa: E402
+start_zygote()
+SEQCLS = [sys.executable, "-m", "seqcls.warm", "seqcls.cli"]
 
 
 def run_seqcls(*args, cwd=ROOT, timeout=600, env=None):

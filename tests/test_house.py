@@ -10,14 +10,16 @@ PKG = Path(__file__).resolve().parents[1] / "seqcls"
 LAYERS = [
     {"cli"},
     {"sweep", "compare"},
+    {"crossval"},
     {"launch"},
     {"train"},
     {"predict", "report"},
     {"budget"},
     {"trainer", "callbacks", "persistence", "tracking", "preflight", "memory"},
-    {"data", "sources", "model", "fused_lora", "decision", "weights"},
+    {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights"},
     {"config"},
     {"training_args", "deepspeed_config"},
+    {"jobs", "folders", "reading", "warm"},
     {"errors", "dist", "console"},
 ]
 LEVEL = {m: i for i, layer in enumerate(LAYERS) for m in layer}

@@ -36,7 +36,8 @@ def _finished_run(out):
 
 
 def _checkpoint(out, step, corrupt=False):
-    ck = out / f"checkpoint-{step}"; ck.mkdir(parents=True)
+    "A checkpoint of a seqcls run (its folder carries the run marker) at `out`."
+    ck = out / f"checkpoint-{step}"; ck.mkdir(parents=True); (out / ".seqcls-run").write_text("{}")
     (ck / "model.safetensors").write_bytes(b"0" * 16); (ck / "optimizer.pt").write_bytes(b"0")
     (ck / "trainer_state.json").write_text('{"global_step": ' if corrupt else json.dumps({"global_step": step}))
     return ck
@@ -185,7 +186,51 @@ CASES = [
     ("run-name-with-a-backslash", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "a\\b", *tiny_overrides(t / "outp", d)], t / "outp"), ["plain directory name"]),
     ("run-more-processes-than-cores", lambda t, d: (["run", str(TINY), "--quiet", "--launcher", "torchrun", "--num-gpus", "4096", *tiny_overrides(t / "outp", d)], t / "outp"),
      ["num_gpus: 4096 processes", "CPU cores"]),
+    # ---- round 3: a folder or file of the person's own is never written over
+    ("output-dir-holds-the-users-files", lambda t, d: (T(t, d, f"training_args.output_dir={_project(t)}", "resume.overwrite=true")[0], t / "proj"),
+     ["training_args.output_dir", "holds files seqcls did not write (config.yml, figure.png, metrics.json, model and 2 more)", "seqcls run"]),
+    ("output-dir-is-the-home-folder", lambda t, d: (T(t, d, 'training_args.output_dir="~"')[0], None), [f"`{Path.home()}` holds files seqcls did not write"]),
+    ("run-name-is-a-folder-of-the-users", lambda t, d: (["run", str(TINY), "--quiet", "--run-name", "proj", *tiny_overrides(t / "outp", d), "--set",
+                                                          f"training_args.output_dir={(_project(t), t)[1]}"], t / "proj"), ["--run-name: ", "choose another --run-name"]),
+    ("sweep-name-is-a-folder-of-the-users", lambda t, d: (["sweep", str(TINY), "--grid", "loss.alpha=0,1", "--name", "proj", *tiny_overrides(t / "outp", d),
+                                                            "--set", f"training_args.output_dir={(_project(t), t)[1]}"], t / "proj"), ["--name: ", "choose another --name"]),
+    ("metrics-path-is-a-users-file", lambda t, d: (T(t, d, f"metrics.save_path={_project(t) / 'metrics.json'}")[0], t / "proj"),
+     ["metrics.save_path", "exists and lies outside the run directory"]),
+    ("predict-output-is-the-input", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "proj/in.csv", "text" + chr(10) + "hi" + chr(10))), "--overwrite",
+                                                   "--output", str(_link(t / "proj" / "in.csv", t / "proj" / "same.csv"))], t / "proj"), ["is the input file", "replace your data"]),
+    ("predict-output-is-a-users-file", lambda t, d: (["predict", str(_head3_run(t)), str(_write(t, "in.csv", "text" + chr(10) + "hi" + chr(10))),
+                                                      "--output", str(_project(t) / "notes.csv")], t / "proj"), ["--output", "seqcls did not write it", "--overwrite"]),
+    ("weights-plot-over-a-users-file", lambda t, d: (["weights", str(TINY), "--counts", "5,3", "--plot", str(_project(t) / "figure.png")], t / "proj"),
+     ["--plot", "seqcls did not write it"]),
+    ("prepare-into-a-users-folder", lambda t, d: (["prepare", str(TINY), "--set", f"data.path={_project(t)}"], t / "proj"), ["data.path", "not a folder seqcls prepared"]),
+    # ---- round 3: a config that does not say what it seems to
+    ("duplicate-yaml-section", lambda t, d: T(t, d, config=_write(t, "c.yml", TINY.read_text() + "training_args:" + chr(10) + "  learning_rate: 1.0e-3" + chr(10))),
+     ["c.yml:", "`training_args` is given twice (lines 14 and", "drop the first without a word"]),
+    ("duplicate-yaml-key", lambda t, d: T(t, d, config=_write(t, "c.yml", TINY.read_text().replace("  num_train_epochs: 3", "  num_train_epochs: 3" + chr(10) + "  num_train_epochs: 5"))),
+     ["`training_args.num_train_epochs` is given twice"]),
+    ("duplicate-key-in-a-set-value", lambda t, d: T(t, d, "deepspeed={zero_optimization: {stage: 2, stage: 3}}"), ["the value gives `zero_optimization.stage` twice"]),
+    ("duplicate-key-in-a-deepspeed-file", lambda t, d: T(t, d, "deepspeed=" + str(_write(t, "ds.json", '{"zero_optimization": {"stage": 2, "stage": 3}}'))),
+     ["deepspeed", "`stage` is given twice in one object"]),
+    ("non-finite-number", lambda t, d: T(t, d, "training_args.num_train_epochs=1e400"), ["training_args.num_train_epochs: inf is not a finite number"]),
+    ("not-a-number", lambda t, d: T(t, d, "loss.alpha=.nan"), ["loss.alpha: nan is not a finite number"]),
+    ("non-finite-number-in-a-deepspeed-file", lambda t, d: T(t, d, "deepspeed=" + str(_write(t, "ds.json", '{"gradient_clipping": Infinity}'))), ["Infinity is not a finite number"]),
 ]
+
+
+def _project(tmp):
+    "tmp/proj: a person's own project folder, holding files with the names a run writes (made once per test)."
+    d = tmp / "proj"
+    if not d.exists():
+        d.mkdir()
+        for name, text in (("config.yml", "my config"), ("metrics.json", '{"mine": 1}'), ("notes.md", "my notes"), ("notes.csv", "text" + chr(10) + "mine" + chr(10)),
+                           ("figure.png", "not seqcls's")):
+            (d / name).write_text(text)
+        (d / "model").mkdir(); (d / "model" / "weights.bin").write_bytes(b"my weights")
+    return d
+
+
+def _link(target, name):
+    name.symlink_to(target); return name
 
 
 def _users_folder(tmp):
@@ -223,7 +268,10 @@ def _head3_run(tmp):
 
 
 def _snapshot(path):
-    return None if path is None or not path.exists() else sorted((str(p.relative_to(path)), p.stat().st_size) for p in path.rglob("*"))
+    "Every entry under `path` with a checksum of its bytes (None for a folder), or None when `path` does not exist."
+    import hashlib
+    if path is None or not path.exists(): return None
+    return sorted((str(p.relative_to(path)), hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else None) for p in path.rglob("*"))
 
 
 @pytest.mark.parametrize("case,make,fragments", CASES, ids=[c[0] for c in CASES])
@@ -479,7 +527,7 @@ def test_overwrite_replaces_the_whole_previous_run(tmp_path, tiny_data):
         (run / name).write_text(text)
     res = run_seqcls("run", TINY, "--quiet", "--dry-run", "--run-name", "r", *tiny_overrides(tmp_path / "o", tiny_data, "resume.overwrite=true", "data.test_split=null"))
     assert res.returncode == 0, res.stderr[-2000:]
-    assert sorted(p.name for p in run.iterdir()) == ["config.yml", "launch.sh", "notes.md", "report.ipynb"]
+    assert sorted(p.name for p in run.iterdir()) == [".seqcls-run", "config.yml", "launch.sh", "notes.md", "report.ipynb"]
     assert "seqcls.train" in (run / "launch.sh").read_text() and (run / "notes.md").read_text() == "the user's own"
     from seqcls.persistence import output_dir_state
     assert output_dir_state(run) == "empty"  # so the training process clears nothing: the new launch.sh stays
@@ -507,3 +555,76 @@ def test_predict_flags_and_outputs(tmp_path):
     res = run_seqcls("predict", d, inp, "--output", tmp_path / "new" / "folder" / "p.parquet")
     assert res.returncode == 0, res.stderr[-1500:]
     assert len(pd.read_parquet(tmp_path / "new" / "folder" / "p.parquet")) == 2
+
+
+# ---------------------------------------------------------------- round 3: a person's files are never written over
+WRITERS = {  # command -> (argv writing into tmp/proj, the overwrite flag it has)
+    "prepare": (lambda t, d: ["prepare", str(TINY), "--set", f"data.path={t / 'proj'}"], ["--overwrite"]),
+    "train": (lambda t, d: ["train", str(TINY), *tiny_overrides(t, d, f"training_args.output_dir={t / 'proj'}")], ["--set", "resume.overwrite=true"]),
+    "run": (lambda t, d: ["run", str(TINY), "--quiet", "--run-name", "proj", *tiny_overrides(t, d, f"training_args.output_dir={t}")], ["--set", "resume.overwrite=true"]),
+    "sweep": (lambda t, d: ["sweep", str(TINY), "--grid", "loss.alpha=0,1", "--name", "proj", *tiny_overrides(t, d, f"training_args.output_dir={t}")],
+              ["--set", "resume.overwrite=true"]),
+    "predict": (lambda t, d: ["predict", str(_head3_run(t)), str(t / "proj" / "notes.csv"), "--output", str(t / "proj" / "notes.csv")], ["--overwrite"]),
+    "weights": (lambda t, d: ["weights", str(TINY), "--counts", "5,3", "--plot", str(t / "proj" / "figure.png")], []),
+}
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite-flag"])
+@pytest.mark.parametrize("command", list(WRITERS))
+def test_a_folder_of_the_users_files_is_refused_and_left_byte_for_byte(command, overwrite, tmp_path, tiny_data, capsys):
+    """Every command that writes, pointed at a folder of the person's own files named as seqcls's outputs (config.yml,
+    metrics.json, model/, a predictions-like CSV), with and without its overwrite flag: exit 2, one line, and every file
+    byte for byte as it was."""
+    from seqcls.cli import main
+    _project(tmp_path)
+    make, flag = WRITERS[command]
+    argv = make(tmp_path, tiny_data) + (flag if overwrite else [])
+    before = _snapshot(tmp_path / "proj")
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("seqcls: error:") == 1 and "Traceback" not in err, (code, err[-1500:])
+    assert _snapshot(tmp_path / "proj") == before, f"{command}: a file of the user's changed"
+
+
+def test_a_run_goes_into_a_new_folder_beside_the_users_files_and_overwrite_replaces_only_seqcls_runs(tmp_path, tiny_data):
+    """`seqcls run` with output_dir a project folder makes a run folder of its own inside it (the project's files stay
+    byte for byte); `resume.overwrite` over that finished run works and replaces only seqcls's files."""
+    proj = _project(tmp_path)
+    before = _snapshot(proj)
+    sets = ["training_args.num_train_epochs=1", f"training_args.output_dir={proj}", "tracking.enabled=false"]
+    res = run_seqcls("run", TINY, "--quiet", "--run-name", "r1", *tiny_overrides(tmp_path, tiny_data, *sets))
+    assert res.returncode == 0, res.stderr[-2000:]
+    after = dict(_snapshot(proj))
+    assert all(after.get(name) == digest for name, digest in before), "a file of the user's changed"
+    run = proj / "r1"
+    assert (run / "run_info.json").is_file() and (run / ".seqcls-run").is_file()
+    (run / "my-notes.md").write_text("kept")
+    again = run_seqcls("train", run / "config.yml", "--set", "resume.overwrite=true", "--set", "training_args.num_train_epochs=1")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (run / "my-notes.md").read_text() == "kept" and (run / "run_info.json").is_file()
+    assert all(dict(_snapshot(proj)).get(name) == digest for name, digest in before)
+
+
+def test_two_runs_into_one_folder_at_once(tmp_path, tiny_data):
+    """A second `seqcls train` into the folder a first one is training in (paused mid-training here) is refused: exit 2,
+    one line naming the folder and the first one's process id, nothing changed; the first then finishes with its own
+    files. The folder is held only while a run lives: a run killed outright leaves nothing stuck (SIGKILL in `-k resume`)."""
+    run, go = tmp_path / "run", tmp_path / "go"
+    sets = ["training_args.num_train_epochs=1", "tracking.enabled=false"]
+    env = {**os.environ, "SEQCLS_TEST_FAIL_KIND": "pause", "SEQCLS_TEST_FAIL_STEP": "3", "SEQCLS_TEST_GO": str(go)}
+    first = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data, *sets)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in first.stdout:
+            if "paused at step 3" in line: break
+        before = _snapshot(run)
+        second = run_seqcls("train", TINY, *tiny_overrides(tmp_path, tiny_data, *sets))
+        assert _snapshot(run) == before, "the second run changed the first one's folder"
+    finally:
+        go.write_text("")
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    assert second.returncode == 2 and second.stderr.count(chr(10)) == 1, second.stderr[-2000:]
+    assert f"training_args.output_dir: `{run}` is in use by another seqcls process (pid {first.pid})" in second.stderr, second.stderr
+    assert json.loads((run / "metrics.json").read_text())["train_steps"] == 32  # the first run's own result

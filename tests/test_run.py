@@ -31,7 +31,7 @@ def test_run_notebook_leaves_a_complete_run_directory(tiny_run):
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 4          # the report shows the four plots
     assert not any(o.get("output_type") == "error" for o in outputs)
-    assert "-m seqcls.train --config_yml " + str(run / "config.yml") in (run / "launch.sh").read_text()
+    assert "-m seqcls.warm seqcls.train --config_yml " + str(run / "config.yml") in (run / "launch.sh").read_text()
 
 
 def test_the_terminal_shows_a_few_lines_and_one_bar(tiny_run):
@@ -85,7 +85,7 @@ def test_predict_input_without_the_text_column(tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize("launcher,nproc,expect", [
-    ("python", "auto", "/python -m seqcls.train --config_yml"),
+    ("python", "auto", "/python -m seqcls.warm seqcls.train --config_yml"),
     ("torchrun", "2", "/torchrun --nproc_per_node 2 -m seqcls.train --config_yml"),
     ("deepspeed", "2", "/deepspeed --num_gpus 2 --module seqcls.train --config_yml"),
 ])
@@ -97,7 +97,7 @@ def test_dry_run_writes_the_launch_script_and_trains_nothing(tmp_path, launcher,
     run = tmp_path / "dry"
     script = (run / "launch.sh").read_text()
     assert expect + " " + str(run / "config.yml") in script, script
-    assert sorted(p.name for p in run.iterdir()) == ["config.yml", "launch.sh", "report.ipynb"]
+    assert sorted(p.name for p in run.iterdir()) == [".seqcls-run", "config.yml", "launch.sh", "report.ipynb"]
 
 
 def test_unknown_notebook_parameter_fails(tmp_path):
