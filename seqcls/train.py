@@ -307,6 +307,8 @@ def main(argv=None, callbacks=()) -> int:
     setup_console(verbose=args.verbose or os.environ.get("SEQCLS_VERBOSE") == "1", rank_zero=is_rank_zero(), rank=get_rank())
     warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"{category.__name__}: {message}"
     if not is_rank_zero(): warnings.filterwarnings("ignore")
+    if os.environ.get("SEQCLS_WARM_READY"): startup(f"training process {get_rank()} forked from the warm process, whose imports were done at "
+                                                    f"{float(os.environ['SEQCLS_WARM_READY']) - float(os.environ.get('SEQCLS_T0', 0)):.1f} s")
     startup(f"training process {get_rank()} started, its imports done")
     raise_on_sigterm()  # outside training too (preparing data, saving), SIGTERM cleans up as Ctrl-C does
     code, finished = 0, False

@@ -12,9 +12,12 @@ __all__ = ['WARM_ENV', 'PRELOAD', 'serve', 'start_zygote', 'stop_zygote', 'start
 
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
-PRELOAD = ("seqcls.crossval", "seqcls.train", "seqcls.report", "sklearn.metrics", "mlflow", "peft")  # what a training imports
+PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first,
+           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft")                 # then the rest of a training's
 
 # %% ../nbs/74_warm.ipynb #a234e421
+_ready_at = 0.0  # when the zygote finished its imports (its children log it)
+
 def _child(req: dict, fds: list[int]) -> None:
     "In the forked child: become the caller's process (fds 0-2, directory, environment, argv) and run the module; never returns."
     code = 1
@@ -23,7 +26,9 @@ def _child(req: dict, fds: list[int]) -> None:
         for target, fd in zip((0, 1, 2), fds): os.dup2(fd, target)
         for fd in fds: os.close(fd)
         os.chdir(req["cwd"])
-        os.environ.clear(); os.environ.update(req["env"])
+        os.environ.clear(); os.environ.update(req["env"]); os.environ.pop("SEQCLS_WARM_READY", None)
+        if _ready_at: os.environ["SEQCLS_WARM_READY"] = str(_ready_at)  # forked after every import (for its start-up log)
+        sys.path[0] = req["cwd"]  # as `python -m` has it: the caller's directory first
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD): signal.signal(s, signal.SIG_DFL)
         import importlib, random, runpy
         random.seed(); sys.argv = [req["module"], *req["args"]]
@@ -43,49 +48,58 @@ def _child(req: dict, fds: list[int]) -> None:
         os._exit(code)
 
 def serve(path: str, preload=PRELOAD) -> None:
-    "Import the training stack, then serve fork requests on the socket `path` until SIGTERM (or the parent goes away)."
+    """Import the training stack one module after another, serving fork requests on the socket `path` from the start
+    (between two imports, then in a loop), until SIGTERM or the parent goes away. A request that comes early (the input
+    check of `seqcls run`) gets a child with what is imported so far, which imports the rest beside the zygote."""
+    global _ready_at
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() without creating a CUDA context
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import importlib, logging
-    try:
-        for m in preload:
-            try: importlib.import_module(m)
-            except ImportError: pass  # (an optional one: the child imports what it needs)
-    except BaseException:
-        Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
-    logging.getLogger().handlers.clear()
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(64)
-    Path(path + ".ready").write_text(str(os.getpid()))  # callers wait for this
+    Path(path + ".ready").write_text(str(os.getpid()))  # callers may connect from now on
     sel, kids, parent = selectors.DefaultSelector(), {}, os.getppid()
     sel.register(srv, selectors.EVENT_READ)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    while not stop and os.getppid() == parent:
-        for key, _ in sel.select(timeout=0.2):
-            if key.fileobj is srv:
-                conn, _ = srv.accept()
-                msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-                req = json.loads(msg.decode())
-                pid = os.fork()
-                if pid == 0:  # the child keeps nothing of the zygote's: not its sockets, not other callers' connections
-                    for c in [srv, conn, *kids.values()]: c.close()
-                    sel.close(); _child(req, list(fds))
-                for fd in fds: os.close(fd)
-                conn.sendall(f"pid {pid}\n".encode())
-                kids[pid] = conn; sel.register(conn, selectors.EVENT_READ, pid)
-            else:  # a caller's connection: readable means it went away (it sends nothing more)
-                if not key.fileobj.recv(1): _end(key.data, kids, sel)
-        while kids:
-            try: pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError: break
-            if pid == 0: break
-            conn = kids.pop(pid, None)
-            if conn is not None:
-                sel.unregister(conn)
-                try: conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
-                except OSError: pass
-                conn.close()
+    try:
+        for m in preload:
+            if stop: break
+            try: importlib.import_module(m)
+            except ImportError: pass  # (an optional one: the child imports what it needs)
+            _serve_once(srv, sel, kids, timeout=0)
+    except BaseException:
+        Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
+    logging.getLogger().handlers.clear()
+    _ready_at = time.time()
+    while not stop and os.getppid() == parent: _serve_once(srv, sel, kids, timeout=0.2)
     for pid in list(kids): _end(pid, kids, sel)
+
+def _serve_once(srv, sel, kids: dict, timeout: float) -> None:
+    "Fork a child for each request that came, tell callers whose child ended its exit code, stop the children of callers gone."
+    for key, _ in sel.select(timeout=timeout):
+        if key.fileobj is srv:
+            conn, _ = srv.accept()
+            msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+            req = json.loads(msg.decode())
+            pid = os.fork()
+            if pid == 0:  # the child keeps nothing of the zygote's: not its sockets, not other callers' connections
+                for c in [srv, conn, *kids.values()]: c.close()
+                sel.close(); _child(req, list(fds))
+            for fd in fds: os.close(fd)
+            conn.sendall(f"pid {pid}\n".encode())
+            kids[pid] = conn; sel.register(conn, selectors.EVENT_READ, pid)
+        else:  # a caller's connection: readable means it went away (it sends nothing more)
+            if not key.fileobj.recv(1): _end(key.data, kids, sel)
+    while kids:
+        try: pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError: break
+        if pid == 0: break
+        conn = kids.pop(pid, None)
+        if conn is not None:
+            sel.unregister(conn)
+            try: conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+            except OSError: pass
+            conn.close()
 
 def _end(pid: int, kids: dict, sel) -> None:
     "A caller went away: stop its child (SIGTERM, then SIGKILL after 30 s)."
@@ -160,7 +174,9 @@ def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, 
     sys.stdout.flush(); sys.stderr.flush()
     socket.send_fds(s, [json.dumps(req).encode()], list(stdio))
     f = s.makefile("r")
-    pid = int(f.readline().split()[1])
+    first = f.readline().split()
+    if len(first) != 2: s.close(); return None  # the zygote went away before forking (it failed to import): run cold
+    pid = int(first[1])
     def forward(sig, frame):  # Ctrl-C, SIGTERM: the child saves a checkpoint and stops, as a process of its own would
         try: os.kill(pid, sig)
         except ProcessLookupError: pass
