@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .deepspeed_config import check_deepspeed_consistency, check_deepspeed_keys, load_deepspeed
+from .deepspeed_config import check_deepspeed_consistency, check_deepspeed_keys, load_deepspeed, zero_stage
 from .errors import ConfigError, FieldError, config_error, key_lines
 from .reading import UserPath, apply_overrides, duplicate_key, parse_override, refuse_non_finite
 from .training_args import checked_training_args, training_args_fields
@@ -258,7 +258,7 @@ class RunConfig(Section):
             raise FieldError("budget.early_stopping_patience", "needs evaluations during training: set training_args.eval_strategy (epoch or steps)")
         if self.budget.early_stopping_patience and ta.get("load_best_model_at_end") is False:
             raise FieldError("budget.early_stopping_patience", "stops at the best checkpoint, but training_args.load_best_model_at_end is false; drop one of them")
-        zero3 = (self.deepspeed or {}).get("zero_optimization", {}).get("stage") == 3
+        zero3 = zero_stage(self.deepspeed) == 3
         if zero3 and self.lora.enabled and (self.lora.merge_on_save or self.model.random_init):
             key = "lora.merge_on_save" if self.lora.merge_on_save else "model.random_init"
             why = "" if self.lora.merge_on_save else " (LoRA on random weights is saved merged: a random base cannot be reloaded)"

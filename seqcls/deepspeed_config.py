@@ -12,7 +12,28 @@ from pydantic import ValidationError
 from .errors import FieldError, closest
 
 # %% auto #0
-__all__ = ['DS_PAIRS', 'load_deepspeed', 'check_deepspeed_keys', 'check_deepspeed_consistency']
+__all__ = ['DS_SECTIONS', 'DS_PAIRS', 'check_deepspeed_sections', 'zero_section', 'zero_stage', 'load_deepspeed',
+           'check_deepspeed_keys', 'check_deepspeed_consistency']
+
+# %% ../nbs/04_deepspeed_config.ipynb #a34e9672
+DS_SECTIONS = ("zero_optimization", "bf16", "fp16", "amp", "optimizer", "scheduler", "activation_checkpointing", "flops_profiler",
+               "tensorboard", "wandb", "csv_monitor", "comet", "comms_logger", "aio", "compile", "elasticity", "data_types")
+
+def check_deepspeed_sections(ds: dict) -> None:
+    "Raise naming the first section of the DeepSpeed config that is not a mapping."
+    for k in DS_SECTIONS:
+        if k in ds and not isinstance(ds[k], dict):
+            example = "{stage: 2}" if k == "zero_optimization" else "{enabled: true}" if k in ("bf16", "fp16") else "{...}"
+            raise FieldError(f"deepspeed.{k}", f"{json.dumps(ds[k])} is not a mapping of settings; give them (e.g. {k}: {example}) or drop the key")
+
+def zero_section(ds: dict | None) -> dict:
+    "The `zero_optimization` settings of a DeepSpeed config ({} without DeepSpeed or without the section)."
+    z = (ds or {}).get("zero_optimization")
+    return z if isinstance(z, dict) else {}
+
+def zero_stage(ds: dict | None) -> int | None:
+    "The ZeRO stage of a DeepSpeed config (None: no DeepSpeed, or no stage given: DeepSpeed's default, 0)."
+    return zero_section(ds).get("stage") if ds is not None else None
 
 # %% ../nbs/04_deepspeed_config.ipynb #3ef05636
 DS_PAIRS = (  # DeepSpeed key, the training_args key that sets the same number
@@ -99,6 +120,7 @@ def _check_deepspeed_keys(ds: dict) -> None:
 
 def check_deepspeed_consistency(ds: dict, ta: dict) -> None:
     "Raise when the DeepSpeed config contradicts `training_args` (batch sizes, accumulation, clipping, precision)."
+    check_deepspeed_sections(ds)
     for dk, tk in DS_PAIRS:
         if _set(ds.get(dk)) and tk in ta and ds[dk] != ta[tk]:
             raise FieldError(f"deepspeed.{dk}", f"{ds[dk]} contradicts training_args.{tk} = {ta[tk]}; set one of them, or use \"auto\" in the DeepSpeed config")
@@ -111,6 +133,6 @@ def check_deepspeed_consistency(ds: dict, ta: dict) -> None:
         enabled = (ds.get(prec) or {}).get("enabled")
         if _set(enabled) and bool(enabled) != bool(ta.get(prec, False)):
             raise FieldError(f"deepspeed.{prec}.enabled", f"{enabled} contradicts training_args.{prec} = {ta.get(prec, False)}; use \"auto\" in the DeepSpeed config")
-    stage = (ds.get("zero_optimization") or {}).get("stage")
+    stage = zero_stage(ds)
     if stage is not None and stage not in (0, 1, 2, 3):
         raise FieldError("deepspeed.zero_optimization.stage", f"{stage} is not a ZeRO stage; use 0, 1, 2 or 3")

@@ -9,13 +9,14 @@ import logging, math
 import torch
 
 from .config import RunConfig
+from .deepspeed_config import zero_stage
 from .dist import get_rank, get_world_size
 from .errors import OutOfGpuMemory
 
 log = logging.getLogger("seqcls")
 
 # %% auto #0
-__all__ = ['log', 'parameter_counts', 'zero_stage', 'state_gib_per_gpu', 'oom_message', 'gpu_memory_error', 'training_phase']
+__all__ = ['log', 'parameter_counts', 'state_gib_per_gpu', 'oom_message', 'gpu_memory_error', 'training_phase']
 
 # %% ../nbs/46_memory.ipynb #ac7d15ed
 def parameter_counts(model) -> tuple[int, int, int]:
@@ -28,10 +29,6 @@ def parameter_counts(model) -> tuple[int, int, int]:
         else: frozen_bytes += n * p.element_size()
     return total, trained, frozen_bytes
 
-def zero_stage(cfg: RunConfig) -> int | None:
-    "The DeepSpeed ZeRO stage of the config, or None without DeepSpeed."
-    return ((cfg.deepspeed or {}).get("zero_optimization") or {}).get("stage") if cfg.deepspeed is not None else None
-
 def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stage: int | None = None) -> float:
     """GiB per GPU that weights, gradients and AdamW states take before any activation. A trained weight takes 16 bytes
     (bf16 under DeepSpeed: 2 weight + 2 gradient + 4 fp32 copy + 8 moments; the Trainer's fp32 weights: 4 + 4 + 8), a
@@ -43,7 +40,7 @@ def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stag
 def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, args, world_size: int = 1,
                 gpu_gib: float | None = None, rank: int = 0) -> str:
     "The one line for a GPU that ran out of memory `where` (\"at training step 3\", \"evaluating the final model\")."
-    stage = zero_stage(cfg)
+    stage = zero_stage(cfg.deepspeed)
     state = state_gib_per_gpu(trained, frozen_bytes, world_size, stage)
     head = f"out of GPU memory {where}" + (f" on rank {rank}" if world_size > 1 else "")
     split = f", split over {world_size} GPUs by ZeRO-{stage}" if stage and world_size > 1 else ""

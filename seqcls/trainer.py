@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from .config import DataConfig, RunConfig
-from .deepspeed_config import DS_PAIRS
+from .deepspeed_config import DS_PAIRS, zero_section
 from .dist import get_world_size
 from .training_args import no_sync_defaults, selection_defaults
 
@@ -94,7 +94,7 @@ ZERO_BUCKET_MAX = 200_000_000
 def fill_reduce_bucket(args: TrainingArguments, model) -> int | None:
     "Fill ZeRO-1/2's `reduce_bucket_size: \"auto\"` from the model (see above); returns the number set, or None if nothing was auto."
     hf = getattr(args, "hf_deepspeed_config", None)
-    zero = (hf.config.get("zero_optimization") or {}) if hf is not None else {}
+    zero = zero_section(hf.config if hf is not None else None)
     hidden = getattr(getattr(model, "config", None), "hidden_size", None)
     if zero.get("stage") not in (1, 2) or zero.get("reduce_bucket_size") != "auto" or not hidden: return None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

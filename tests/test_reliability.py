@@ -82,6 +82,8 @@ CASES = [
     ("misspelled-deepspeed-section", lambda t, d: T(t, d, "deepspeed={zero_optimisation: {stage: 2}}"), ["deepspeed.zero_optimisation", "`zero_optimization`"]),
     ("misspelled-zero-key", lambda t, d: T(t, d, "deepspeed={zero_optimization: {stage: 2, overlap_com: true}}"),
      ["deepspeed.zero_optimization.overlap_com", "`overlap_comm`"]),
+    ("deepspeed-section-null", lambda t, d: T(t, d, "deepspeed={zero_optimization: null}"),
+     ["deepspeed.zero_optimization: null is not a mapping of settings", "zero_optimization: {stage: 2}"]),
     ("misspelled-model-config-override", lambda t, d: T(t, d, "model.config_overrides.hiden_size=64"), ["model.config_overrides.hiden_size", "`hidden_size`"]),
     ("wrong-type", lambda t, d: T(t, d, "lora.r=sixteen"), ["lora.r", "sixteen"]),
     ("section-not-a-mapping", lambda t, d: T(t, d, "loss=5"), ["loss: must be a section"]),
