@@ -8,7 +8,7 @@ import argparse, sys, time
 from pathlib import Path
 
 from .console import START_ENV, say, setup_console
-from .errors import SeqclsError
+from .errors import CRASH_LINE, SeqclsError, error_class
 
 # %% auto #0
 __all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path',
@@ -125,13 +125,6 @@ def run_notebook_path() -> Path:
     return p
 
 # %% ../nbs/90_cli.ipynb #ec5217a0
-def _user_error(name: str):
-    "The SeqclsError class of this name (papermill reports a notebook's exception by name only), or None."
-    import seqcls.errors as errors
-    classes, todo = {}, [errors.SeqclsError]
-    while todo: c = todo.pop(); classes[c.__name__] = c; todo += c.__subclasses__()
-    return classes.get(name)
-
 def cmd_run(args) -> int:
     """Execute the run notebook with papermill: run directory, launch.sh, training, report. The terminal shows what the
     notebook's cells print (the training's own lines and progress bar); `--verbose` adds papermill's cell log and
@@ -171,12 +164,12 @@ def cmd_run(args) -> int:
                             progress_bar=args.verbose, log_output=args.verbose, **streams, **({"km": km} if km else {}),
                             extra_arguments=[] if args.verbose else ["--IPKernelApp.log_level=ERROR"])  # no TCP warning at start
     except PapermillExecutionError as e:
-        user = _user_error(e.ename)
+        user = error_class(e.ename)  # papermill reports a notebook's exception by its type's name
         if user is not None:
             from seqcls.launch import discard_untrained_run
             if created and user.exit_code == 2: discard_untrained_run(plan.run_dir)  # bad input leaves nothing behind; a stop keeps the run
             raise user(e.evalue) from None
-        print(f"seqcls: training failed: {e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
+        print(f"{CRASH_LINE}{e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)
         return 1
     if params.dry_run:
         say(f"dry run: wrote {plan.run_dir / 'config.yml'} and {plan.run_dir / 'launch.sh'}")

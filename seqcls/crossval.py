@@ -12,7 +12,7 @@ import numpy as np
 from .config import RunConfig, load_config
 from .console import say, setup_console
 from .decision import Decision, tune_decision
-from .errors import SeqclsError, Terminated, raise_on_sigterm, say_error
+from .errors import CRASH_LINE, SeqclsError, Terminated, raise_on_sigterm, say_error
 from .folders import claim_folder
 from .jobs import Job, gpu_slots, run_jobs
 from .launch import LaunchResult, launch_command, run_launch, training_error, visible_gpus, write_launch_script
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         return 0
     except (SeqclsError, Terminated) as e: return say_error(e)
     except RuntimeError as e:  # a fold or the final run failed on something else: its log says what
-        print(f"seqcls: training failed: {e}", file=sys.stderr)
+        print(f"{CRASH_LINE}{e}", file=sys.stderr)
         return 1
 
 def settle_cv_folds(cfg: RunConfig) -> int | None:

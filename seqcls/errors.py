@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['ALIASES', 'SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError', 'TrainingInterrupted',
-           'TrainingDiverged', 'OutOfGpuMemory', 'FieldError', 'closest', 'key_lines', 'config_error', 'Terminated',
-           'error_class', 'error_record', 'error_from_record', 'say_error', 'raise_on_sigterm']
+__all__ = ['ALIASES', 'ERROR_LINE', 'CRASH_LINE', 'SeqclsError', 'ConfigError', 'DataError', 'ModelError', 'RunStateError',
+           'TrainingInterrupted', 'TrainingDiverged', 'OutOfGpuMemory', 'FieldError', 'closest', 'key_lines',
+           'config_error', 'Terminated', 'raise_on_sigterm', 'error_class', 'error_record', 'error_from_record',
+           'say_error', 'said_error', 'error_for_exit']
 
 # %% ../nbs/01_errors.ipynb #01504dda
 class SeqclsError(Exception):
@@ -157,6 +158,11 @@ class Terminated(BaseException):
 def _raise_terminated(signum, frame):
     raise Terminated("stopped by SIGTERM; nothing half-written was left behind")
 
+def raise_on_sigterm() -> None:
+    "From now on, SIGTERM raises `Terminated` in the main thread (a no-op elsewhere: only the main thread gets signals)."
+    if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _raise_terminated)
+
+# %% ../nbs/01_errors.ipynb #b84cb375
 def error_class(name: str) -> type | None:
     "The seqcls error type of this name (an error that crossed a process: papermill, a warm child, a remote worker, gives its name), or None."
     classes, todo = {Terminated.__name__: Terminated}, [SeqclsError]
@@ -172,12 +178,27 @@ def error_from_record(record: dict) -> BaseException:
     cls = error_class(record.get("class", ""))
     return cls(record["message"]) if cls is not None else RuntimeError(record["message"])
 
+ERROR_LINE = "seqcls: error: "            # how a seqcls process says the error it ends on
+CRASH_LINE = "seqcls: training failed: "  # how `seqcls run` says a training that crashed (not a user error)
+
 def say_error(e: BaseException, file=None) -> int:
     "The one way a seqcls process ends on an error it knows: one line on stderr, `seqcls: error: ...`; returns the exit status."
     import sys
-    print(f"seqcls: error: {' '.join(str(e).split())}", file=file or sys.stderr)
+    print(f"{ERROR_LINE}{' '.join(str(e).split())}", file=file or sys.stderr)
     return getattr(e, "exit_code", 1)
 
-def raise_on_sigterm() -> None:
-    "From now on, SIGTERM raises `Terminated` in the main thread (a no-op elsewhere: only the main thread gets signals)."
-    if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _raise_terminated)
+def said_error(lines: list[str], crashes: bool = False) -> str | None:
+    "The message of the last error line among a process's output `lines` (with `crashes`, a `training failed` line counts too)."
+    marks = (ERROR_LINE, CRASH_LINE) if crashes else (ERROR_LINE,)
+    for line in reversed(lines):
+        for mark in marks:
+            if mark in line: return line.split(mark, 1)[1].strip()
+    return None
+
+def error_for_exit(code: int, message: str | None) -> BaseException | None:
+    """The seqcls error a process ended on, from its exit status and the line it said (None: not one of seqcls's own
+    ends). A launcher may report a rank's exit as its own exit 1: an out-of-memory line is known by its words too."""
+    if not message: return None
+    if message.startswith("out of GPU memory "): return OutOfGpuMemory(message)
+    kind = {c.exit_code: c for c in (ConfigError, TrainingInterrupted, TrainingDiverged, OutOfGpuMemory)}.get(code)
+    return kind(message) if kind else None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import RunConfig, load_config
 from .console import say, since_start
-from .errors import ConfigError
+from .errors import ERROR_LINE, ConfigError
 from .folders import RUN_MARKER, check_folder, release_folder
 
 # %% auto #0
@@ -137,8 +137,8 @@ def run_launch(script: str | Path, log_file: str | Path | None = None, echo: Cal
                 if shown.strip(): tail.append(shown)
                 if LAUNCHER_CHATTER.match(shown):
                     if log: log.write(shown + "\n"); log.flush()
-                elif "seqcls: error: " in shown:  # the training's own error: `training_error` makes it the command's one error line
-                    if (before := line.split("seqcls: error: ", 1)[0]).strip(): echo(before + "\n")
+                elif ERROR_LINE in shown:  # the training's own error: `training_error` makes it the command's one error line
+                    if (before := line.split(ERROR_LINE, 1)[0]).strip(): echo(before + "\n")
                 else: echo(line + "\n")
             if "\r" in pending:  # a progress bar's redraw: show it now, not at the end of its line
                 done, pending = pending.rsplit("\r", 1)
@@ -247,7 +247,7 @@ def _relay(fd: int) -> None:
     "Show what the check child said (its error line is carried back as data and said once, by whoever ends the command)."
     with os.fdopen(fd, errors="replace") as f:
         for line in f:
-            if not line.startswith("seqcls: error: "): sys.stderr.write(line); sys.stderr.flush()
+            if not line.startswith(ERROR_LINE): sys.stderr.write(line); sys.stderr.flush()
 
 def check_main(argv=None) -> int:
     "`python -m seqcls.launch check ...`: `check_run_inputs` in this process, its outcome (settled folds, or the error as data) written to --result."
@@ -307,12 +307,9 @@ def training_error(run_dir: str | Path, result: LaunchResult) -> Exception:
     user error (exit 2: a ConfigError), on SIGTERM (143: TrainingInterrupted), on a diverged loss (3: TrainingDiverged)
     or out of GPU memory (4: OutOfGpuMemory, known by its line too: a launcher may report a rank's exit as its own exit
     1), else a RuntimeError pointing at the log (with that message, if one was said)."""
-    from seqcls.errors import ConfigError, OutOfGpuMemory, TrainingDiverged, TrainingInterrupted
-    said = next((l.split("seqcls: error: ", 1)[1] for l in reversed(result.tail) if "seqcls: error: " in l), None)
-    kind = {2: ConfigError, TrainingInterrupted.exit_code: TrainingInterrupted, TrainingDiverged.exit_code: TrainingDiverged,
-            OutOfGpuMemory.exit_code: OutOfGpuMemory}.get(result.returncode)
-    if said and said.startswith("out of GPU memory "): kind = OutOfGpuMemory
-    if said and kind: return kind(said)
+    from seqcls.errors import error_for_exit, said_error
+    said = said_error(list(result.tail))
+    if (known := error_for_exit(result.returncode, said)) is not None: return known
     if not said and (result.returncode in (-9, 137, 247) or any(KILLED.search(l) for l in result.tail)):  # 247: -9 as the DeepSpeed launcher exits
         said = ("a training process was killed (SIGKILL) before it could say why: most often the machine ran out of memory "
                 "(RAM, not GPU memory; `dmesg` or the scheduler's log says so), else a person or a scheduler killed it")

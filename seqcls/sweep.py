@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from .config import load_config
 from .reading import parse_override
 from .console import START_ENV, say
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDiverged, error_for_exit, said_error
 from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
@@ -168,12 +168,10 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
 
-def _member_error(lines: list[str], rc: int) -> str:
-    "What a member's `seqcls run` said when it failed: its `seqcls: error:` line, or its `seqcls: training failed:` line after a crash."
-    for l in reversed(lines):
-        for mark in ("seqcls: error: ", "seqcls: training failed: "):
-            if mark in l: return l.split(mark, 1)[1]
-    return f"exit code {rc}"
+def _member_error(lines: list[str], rc: int) -> tuple[str, str]:
+    "A failed member's state (`diverged`: a result of its setting, not a fault; else `failed`) and what its `seqcls run` said."
+    said = said_error(lines, crashes=True)
+    return "diverged" if isinstance(error_for_exit(rc, said), TrainingDiverged) else "failed", said or f"exit code {rc}"
 
 def _result(sweep: Sweep, m: Member) -> None:
     "Read a finished member's validation macro-F1."
@@ -211,8 +209,7 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
             m.seconds = round(time.time() - t0, 1)
             if rc == 0: m.state = "finished"; _result(sweep, m)
             elif m.state != "interrupted":
-                m.error = _member_error((sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines(), rc)
-                m.state = "diverged" if "training diverged: " in m.error else "failed"  # a result of its setting, not a fault
+                m.state, m.error = _member_error((sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines(), rc)
             sweep.save()
         f1 = f": validation macro-F1 {m.val_f1_macro:.4f}" if m.val_f1_macro is not None else ""
         say(f"{m.state:<8} {m.name}{f1} ({m.seconds:.0f} s) [{done}/{total}]" + (f": {m.error}" if m.state in ("failed", "diverged") else ""))
