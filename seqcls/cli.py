@@ -11,8 +11,8 @@ from .console import START_ENV, say, setup_console
 from .errors import CRASH_LINE, SeqclsError, error_class
 
 # %% auto #0
-__all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'run_notebook_path',
-           'cmd_run', 'cmd_sweep', 'cmd_predict', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_sweep',
+           'cmd_predict', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -117,13 +117,6 @@ def cmd_train(args) -> int:
     from seqcls.crossval import main as train_main
     return train_main(["--config", args.config] + [a for o in args.overrides for a in ("--set", o)] + (["--verbose"] if args.verbose else []))
 
-# %% ../nbs/90_cli.ipynb #42f612d6
-def run_notebook_path() -> Path:
-    "The run notebook: seqcls/run_training.ipynb (a link to nbs/run_training.ipynb in a clone, a copy in an installed wheel)."
-    p = Path(__file__).resolve().parent / "run_training.ipynb"
-    if not p.is_file(): raise SeqclsError(f"the run notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/run_training.ipynb")
-    return p
-
 # %% ../nbs/90_cli.ipynb #ec5217a0
 def cmd_run(args) -> int:
     """Execute the run notebook with papermill: run directory, launch.sh, training, report. The terminal shows what the
@@ -149,7 +142,8 @@ def cmd_run(args) -> int:
     if plan.nproc > 1 or plan.launcher != "python":
         say(f"launch: {plan.launcher}, {plan.nproc} processes per node")
         stop_zygote()  # several processes: their launcher starts them
-    notebook = run_notebook_path()
+    from seqcls.persistence import packaged_notebook
+    notebook = packaged_notebook("run_training.ipynb")
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     if args.verbose: logging.getLogger("papermill").setLevel(logging.INFO)

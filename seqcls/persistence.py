@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'RUN_INFO', 'SEQCLS_OUTPUTS', 'atomic_write_text', 'atomic_write_json', 'checkpoint_problem',
            'list_checkpoints', 'resolve_resume_checkpoint', 'output_dir_state', 'check_output_dir', 'claim_output_dir',
            'clear_output_dir', 'save_final_model', 'save_decision', 'add_prediction_columns', 'write_predictions',
-           'write_run_files', 'reproduce_command', 'model_card']
+           'write_run_files', 'reproduce_command', 'model_card', 'packaged_notebook']
 
 # %% ../nbs/50_persistence.ipynb #a52b99db
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -277,3 +277,11 @@ Decision rule: {_decision_line(metrics.get("decision"))}. `_tuned` metrics use i
 ```
 The resolved config is `config.yml` in the run directory.
 """
+
+# %% ../nbs/50_persistence.ipynb #6f0f2cde
+def packaged_notebook(name: str) -> Path:
+    "The notebook `name` that seqcls executes with papermill (seqcls/NAME)."
+    import seqcls
+    p = Path(seqcls.__file__).resolve().parent / name
+    if not p.is_file(): raise RunStateError(f"the notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/{name}")
+    return p

@@ -19,8 +19,7 @@ from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
 __all__ = ['SWEEP_FILE', 'parse_grid', 'parse_seeds', 'Member', 'plan_members', 'member_overrides', 'Sweep', 'plan_sweep',
-           'run_members', 'open_parent_run', 'close_parent_run', 'report_notebook_path', 'write_comparison',
-           'run_sweep']
+           'run_members', 'open_parent_run', 'close_parent_run', 'write_comparison', 'run_sweep']
 
 # %% ../nbs/75_sweep.ipynb #56c8a368
 SWEEP_FILE = "sweep.yml"
@@ -252,12 +251,6 @@ def close_parent_run(sweep: Sweep, artifacts=()) -> None:
     t.finish("FAILED" if any(m.state == "failed" for m in sweep.members) else "FINISHED")
 
 # %% ../nbs/75_sweep.ipynb #30c6bf98
-def report_notebook_path() -> Path:
-    "nbs/run_comparison.ipynb (seqcls/run_comparison.ipynb links to it; a built wheel holds a copy)."
-    p = Path(__file__).resolve().parent / "run_comparison.ipynb"
-    if not p.is_file(): raise ConfigError(f"the sweep report notebook {p} is missing; reinstall seqcls or restore nbs/run_comparison.ipynb")
-    return p
-
 def write_comparison(folder: str | Path) -> list[Path]:
     "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
     import papermill as pm
@@ -267,7 +260,8 @@ def write_comparison(folder: str | Path) -> list[Path]:
                           "command again to continue it")
     hold_folder(folder, "seqcls sweep report")  # not while the sweep runs (its own report is written under its hold)
     out = folder / "comparison.ipynb"
-    pm.execute_notebook(str(report_notebook_path()), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
+    from seqcls.persistence import packaged_notebook
+    pm.execute_notebook(str(packaged_notebook("run_comparison.ipynb")), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
                         progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"])
     return [out, *sorted(folder.glob("comparison-*.png"))]
 
