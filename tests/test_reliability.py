@@ -342,6 +342,7 @@ def _newest_complete_checkpoint(run_dir) -> int:
     return max((int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*") if ok(p)), default=0)  # 0: none, a fresh start
 
 
+@pytest.mark.slow  # resume after a kill has its fast test in test_train.py; this one kills at random points, several times
 def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_data):
     sets = ["training_args.save_strategy=steps", "training_args.save_steps=16", "training_args.logging_steps=1", "training_args.disable_tqdm=true",
             "training_args.eval_strategy=no"]
@@ -388,7 +389,7 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
 
 
 # ---------------------------------------------------------------- distributed faults (2 CPU processes)
-@pytest.mark.parametrize("launcher", ["torchrun", "deepspeed"])
+@pytest.mark.parametrize("launcher", [pytest.param("torchrun", marks=pytest.mark.slow), "deepspeed"])  # the fast path: deepspeed
 def test_one_rank_failing_ends_the_whole_job(launcher, tmp_path, tiny_data):
     port = str(29700 + os.getpid() % 200 + (0 if launcher == "torchrun" else 250))
     entry = [str(ROOT / "tests" / "fault_train.py"), "--config_yml", str(TINY),

@@ -116,6 +116,7 @@ def test_bad_run_input_exits_2_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_training_process_exits_promptly_after_finishing(tmp_path, tiny_data):
     "The end of training must not hang (the legacy script patched MLflow's on_train_end for this)."
     cmd = [sys.executable, "-m", "seqcls.train", "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data)]

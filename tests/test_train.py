@@ -121,6 +121,7 @@ def _launch(cmd, cwd=ROOT, timeout=600):
     return run_group(cmd, cwd=cwd, timeout=timeout, env=env)
 
 
+@pytest.mark.slow  # ZeRO-2 on two processes has its fast test through seqcls run (test_run.py)
 def test_deepspeed_zero2_two_cpu_processes(tmp_path, tiny_data):
     cmd = [str(BIN / "deepspeed"), "--num_gpus", "2", "--master_port", str(29500 + os.getpid() % 1000), "--module", "seqcls.train",
            "--config_yml", str(TINY), *tiny_overrides(tmp_path, tiny_data, "deepspeed=configs/deepspeed/zero2.json", "tracking.enabled=false")]
