@@ -12,7 +12,7 @@ from .errors import CRASH_LINE, SeqclsError, error_class
 
 # %% auto #0
 __all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_sweep',
-           'cmd_predict', 'OneLineParser', 'build_parser', 'main']
+           'cmd_worker', 'cmd_predict', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -192,6 +192,10 @@ def cmd_sweep(args) -> int:
         say(f"comparison: {paths[0]}")
         return 0
     if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
+    if args.engine:
+        from seqcls.engine import ENGINE_ENV, engine_storage
+        import os
+        engine_storage(args.engine); os.environ[ENGINE_ENV] = args.engine  # (reachable, or one line now) the members go to its workers
     if not args.grid: raise SeqclsError("seqcls sweep: give at least one --grid KEY=V1,V2,...")
     gpus = visible_gpus()
     overrides = args.overrides + ([f"selection.cv_folds={args.cv}"] if args.cv else [])  # every member cross-validated
@@ -205,6 +209,13 @@ def cmd_sweep(args) -> int:
     failed = [m for m in sweep.members if m.state == "failed"]
     for m in failed: print(f"seqcls: error: sweep member {m.name} failed: {m.error} (log: {sweep.dir / 'logs' / (m.name + '.log')})", file=sys.stderr)
     return 1 if failed else 0
+
+def cmd_worker(args) -> int:
+    "`seqcls worker URL`: run the jobs queued in the engine at URL (`seqcls.engine`), one per GPU group of this node, until stopped."
+    from seqcls.engine import work
+    from seqcls.jobs import gpu_slots
+    from seqcls.launch import visible_gpus
+    return work(args.url, gpu_slots(visible_gpus(), args.num_gpus, args.parallel), idle_exit=args.idle_exit)
 
 # %% ../nbs/90_cli.ipynb #4d4c16fb
 def cmd_predict(args) -> int:
@@ -276,8 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--parallel", default="auto", help="runs at a time: auto (one per GPU group; 1 on a CPU) or a number")
     sw.add_argument("--num-gpus", type=_positive_int, default=1, help="GPUs per run")
     sw.add_argument("--cv", type=_positive_int, default=None, metavar="K", help="cross-validate every member with K folds and choose out of fold (selection.cv_folds)")
+    sw.add_argument("--engine", default=None, metavar="URL", help="an Optuna storage (database URL) whose workers run the members (`seqcls worker URL` on each node)")
     sw.add_argument("--dry-run", action="store_true", help="list the runs; write nothing")
     sw.set_defaults(func=cmd_sweep)
+
+    wk = sub.add_parser("worker", help="run the sweep members and folds queued in an engine (an Optuna storage), one per GPU of this node")
+    wk.add_argument("url", metavar="URL", help="the engine's database URL, as given to `seqcls sweep --engine`")
+    wk.add_argument("--parallel", type=_positive_int, default=None, help="jobs at a time (default: one per GPU group; 1 on a CPU)")
+    wk.add_argument("--num-gpus", type=_positive_int, default=1, help="GPUs per job")
+    wk.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="end after this long without a job (default: run until stopped)")
+    wk.set_defaults(func=cmd_worker)
 
     pd_ = sub.add_parser("predict", help="predict a CSV/JSONL/Parquet file with a trained run")
     pd_.add_argument("model", metavar="RUN_OR_MODEL_DIR", help="a run directory or its model/ folder")

@@ -46,8 +46,13 @@ def run_jobs(jobs: list[Job],                            # what to run
              slots: list[list[str]],                     # the GPUs of each slot ([] each on a CPU machine)
              on_start: Callable[[Job, list[str]], None] | None = None,  # called as a job starts, with its slot's GPUs
              on_end: Callable[[Job, JobResult], None] | None = None,     # called as a job ends
+             engine: str | None = None,                  # an Optuna storage URL: the jobs go to its workers (default: $SEQCLS_ENGINE)
+             study: str | None = None,                   # their study there (default: the folder of their logs)
             ) -> dict[str, JobResult]:
-    "Run `jobs`, len(slots) at a time; returns each job's result by name."
+    "Run `jobs`, len(slots) at a time (or on an engine's workers); returns each job's result by name."
+    if jobs and (engine := engine or os.environ.get("SEQCLS_ENGINE")):
+        from seqcls.engine import run_jobs_on
+        return run_jobs_on(engine, study or str(Path(jobs[0].log).parent.resolve()), jobs, on_start, on_end)
     import concurrent.futures as cf
     lock, procs, results, free = threading.Lock(), {}, {}, list(range(len(slots)))
 

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from .config import load_config
 from .reading import parse_override
 from .console import START_ENV, say
-from .errors import ConfigError, TrainingDiverged, error_for_exit, said_error
+from .errors import ConfigError, Terminated, TrainingDiverged, error_for_exit, said_error
+from .jobs import Job, JobResult, gpu_slots, run_jobs
 from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
@@ -162,7 +163,8 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     from seqcls.persistence import output_dir_state
     sets = member_overrides(m, sweep.overrides, sweep.dir)
     if sweep.parent_run_id: sets.append(f"tracking.parent_run_id={sweep.parent_run_id}")
-    if output_dir_state(sweep.dir / m.name) == "checkpoints": sets.append("resume.checkpoint=auto")  # interrupted: continue it
+    if output_dir_state(sweep.dir / m.name) == "checkpoints" or os.environ.get("SEQCLS_ENGINE"):
+        sets.append("resume.checkpoint=auto")  # interrupted: continue it (on an engine, a retry after its node died too)
     cmd = [sys.executable, "-m", "seqcls.cli", "run", sweep.config, "--run-name", m.name, "--quiet", "--inputs-checked"]  # (checked by plan_sweep)
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
@@ -178,60 +180,36 @@ def _result(sweep: Sweep, m: Member) -> None:
     if f.is_file(): m.val_f1_macro = json.loads(f.read_text()).get("eval_f1_macro")
 
 def run_members(sweep: Sweep, gpus: int = 0) -> None:
-    """Run every member not finished yet, `sweep.parallel` at a time; the record is saved at every start and end. A member
-    whose loss diverged is a result of its setting: it is recorded as `diverged` and not run again."""
+    """Run every member not finished yet, `sweep.parallel` at a time (`seqcls.jobs`: here, or on an engine's workers); the
+    record is saved at every start and end. A member whose loss diverged is a result of its setting: it is recorded as
+    `diverged` and not run again; one stopped by SIGTERM (exit 143) as `interrupted`, to continue from its checkpoint."""
     from seqcls.persistence import output_dir_state
-    lock, procs = threading.Lock(), {}
-    ids = [s.strip() for s in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if s.strip()][:gpus] or [str(i) for i in range(gpus)]
-    slots = [ids[i * sweep.num_gpus:(i + 1) * sweep.num_gpus] for i in range(sweep.parallel)] if gpus else [[]] * sweep.parallel  # GPUs each member sees
-    free = list(range(len(slots)))
     for m in sweep.members:
         if m.state != "finished" and output_dir_state(sweep.dir / m.name) == "finished": m.state = "finished"; _result(sweep, m)
-    todo = [m for m in sweep.members if m.state not in ("finished", "diverged")]  # a diverged member would diverge again
+    todo = {m.name: m for m in sweep.members if m.state not in ("finished", "diverged")}  # a diverged member would diverge again
     total, done = len(sweep.members), len(sweep.members) - len(todo)
-    (sweep.dir / "logs").mkdir(parents=True, exist_ok=True)
 
-    def one(m: Member):
+    def started(job: Job, slot: list[str]):
+        m = todo[job.name]; m.state, m.error = "running", None; sweep.save()
+        job.env[START_ENV] = str(time.time())  # each member times its start-up from here
+        say(f"started  {m.name}" + (f" on GPU {','.join(slot)}" if slot else ""))
+
+    def ended(job: Job, r: JobResult):
         nonlocal done
-        with lock: slot = free.pop(0); m.state, m.error = "running", None; sweep.save()
-        env = {**os.environ, START_ENV: str(time.time())}  # each member times its start-up from here
-        if slots[slot]: env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots[slot]))
-        where = f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if slots[slot] else ""
-        say(f"started  {m.name}{where}")
-        t0 = time.time()
-        with open(sweep.dir / "logs" / f"{m.name}.log", "a") as log:
-            p = subprocess.Popen(_member_command(sweep, m), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            with lock: procs[m.name] = p
-            rc = p.wait()
-        with lock:
-            procs.pop(m.name, None); free.append(slot); done += 1
-            m.seconds = round(time.time() - t0, 1)
-            if rc == 0: m.state = "finished"; _result(sweep, m)
-            elif m.state != "interrupted":
-                m.state, m.error = _member_error((sweep.dir / "logs" / f"{m.name}.log").read_text(errors="replace").splitlines(), rc)
-            sweep.save()
+        m = todo[job.name]; done += 1; m.seconds = r.seconds
+        if r.returncode == 0: m.state = "finished"; _result(sweep, m)
+        elif r.returncode == Terminated.exit_code: m.state = "interrupted"
+        else: m.state, m.error = _member_error(r.tail, r.returncode)
+        sweep.save()
         f1 = f": validation macro-F1 {m.val_f1_macro:.4f}" if m.val_f1_macro is not None else ""
         say(f"{m.state:<8} {m.name}{f1} ({m.seconds:.0f} s) [{done}/{total}]" + (f": {m.error}" if m.state in ("failed", "diverged") else ""))
 
-    import concurrent.futures as cf
-    pool = cf.ThreadPoolExecutor(sweep.parallel)
-    try:
-        for f in [pool.submit(one, m) for m in todo]: f.result()
-    except BaseException:  # Ctrl-C or SIGTERM: each member saves a checkpoint and stops; the rest never start
-        pool.shutdown(wait=False, cancel_futures=True)
-        with lock:
-            for name, p in procs.items():
-                next(m for m in sweep.members if m.name == name).state = "interrupted"
-                try: os.killpg(p.pid, 15)
-                except ProcessLookupError: pass
-        for p in list(procs.values()):
-            try: p.wait(timeout=120)
-            except subprocess.TimeoutExpired: os.killpg(p.pid, 9)
+    jobs = [Job(m.name, _member_command(sweep, m), sweep.dir / "logs" / f"{m.name}.log") for m in todo.values()]
+    try: run_jobs(jobs, gpu_slots(gpus, sweep.num_gpus, sweep.parallel), started, ended)
+    finally:
         for m in sweep.members:
-            if m.state == "running": m.state = "interrupted"
+            if m.state == "running": m.state = "interrupted"  # (Ctrl-C, SIGTERM: each running member saved a checkpoint and stopped)
         sweep.save()
-        raise
-    finally: pool.shutdown(wait=True)
 
 # %% ../nbs/75_sweep.ipynb #ab734e0a
 def open_parent_run(sweep: Sweep) -> None:
@@ -270,9 +248,10 @@ def run_sweep(sweep: Sweep, gpus: int = 0, report: bool = True) -> Sweep:
     "Run the members not finished yet, then the comparison report; the sweep's MLflow parent run around it all."
     claim_folder(sweep.dir, "--name", marker=None, markers=(SWEEP_FILE,))  # one sweep at a time in its folder; sweep.yml marks it
     from seqcls.warm import start_zygote
-    start_zygote()  # one process with the training stack imported, forking each member's training (seqcls.warm)
+    engine = os.environ.get("SEQCLS_ENGINE")
+    if not engine: start_zygote()  # one process with the training stack imported, forking each member's training (seqcls.warm)
     shape = " x ".join([f"{len(v)} {k}" for k, v in sweep.grid.items()] + [f"{len(sweep.seeds)} seeds"])
-    say(f"sweep: {len(sweep.members)} runs ({shape}) -> {sweep.dir}, {sweep.parallel} at a time")
+    say(f"sweep: {len(sweep.members)} runs ({shape}) -> {sweep.dir}, " + ("on the engine's workers" if engine else f"{sweep.parallel} at a time"))
     open_parent_run(sweep)
     sweep.save()
     paths = []

@@ -19,7 +19,7 @@ LAYERS = [
     {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights"},
     {"config"},
     {"training_args", "deepspeed_config"},
-    {"jobs", "folders", "reading", "warm"},
+    {"jobs", "folders", "reading", "warm", "engine"},
     {"errors", "dist", "console"},
 ]
 LEVEL = {m: i for i, layer in enumerate(LAYERS) for m in layer}
