@@ -64,7 +64,7 @@ def run_jobs_on(url: str, study_name: str, jobs: list[Job],
     from optuna.trial import TrialState as S
     study = optuna.create_study(storage=engine_storage(url), study_name=study_name, load_if_exists=True)
     study.set_user_attr("stopped", False)
-    by_name, results, started = {j.name: j for j in jobs}, {}, set()
+    by_name, results, started, failing = {j.name: j for j in jobs}, {}, set(), {}
     for j in jobs:
         if not any(t.state in (S.WAITING, S.RUNNING) for t in _job_trials(study, {j.name}).get(j.name, [])): _enqueue(study, j)
     say(f"engine: {len(jobs)} jobs queued in {study_name!r}; `seqcls worker {url}` on each node runs them")
@@ -73,11 +73,14 @@ def run_jobs_on(url: str, study_name: str, jobs: list[Job],
             optuna.storages.fail_stale_trials(study)  # a node that stopped answering: its job failed, and queued again once
             for name, ts in _job_trials(study, set(by_name) - set(results)).items():
                 last, job = ts[-1], by_name[name]
-                if last.state == S.RUNNING and last.number not in started:
-                    started.add(last.number)
+                if last.state in (S.RUNNING, S.COMPLETE, S.FAIL) and "worker" in last.user_attrs and last.number not in started:
+                    started.add(last.number)  # (a short job may have started and ended between two looks)
                     if on_start: on_start(job, last.user_attrs.get("gpus", []))
-                    say(f"engine: {name} runs on {last.user_attrs.get('worker', '?')}" + (f" (retry {len(ts) - 1})" if len(ts) > 1 else ""))
-                elif last.state == S.COMPLETE and last.value == INTERRUPTED and last.user_attrs.get("worker_stopped"):
+                    say(f"engine: {name} runs on {last.user_attrs['worker']}" + (f" (retry {len(ts) - 1})" if len(ts) > 1 else ""))
+                if last.state == S.RUNNING: continue
+                if last.state == S.FAIL and failing.setdefault(last.number, time.time()) > time.time() - 2 * poll:
+                    continue  # (failed by another process a moment ago: its retry may not be queued yet; look again)
+                if last.state == S.COMPLETE and last.value == INTERRUPTED and last.user_attrs.get("worker_stopped"):
                     _enqueue(study, job)  # its worker was stopped, not the job: it continues from its checkpoint elsewhere
                 elif last.state in (S.COMPLETE, S.FAIL):
                     rc = int(last.value) if last.state == S.COMPLETE else 137
