@@ -50,8 +50,9 @@ nbtest: $(STAMP)
 	$(BIN)/nbdev-test --skip-file-re "^([_.]|run_)"
 	@echo "nbdev-test: all notebooks passed"
 
+# Two workers (pytest-xdist): most of a test's time is start-up in one process, so two run side by side on two cores.
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q tests/
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 tests/
 
 test-slow: $(STAMP)
 	$(BIN)/nbdev-test --flags slow --skip-file-re "^([_.]|run_)"
