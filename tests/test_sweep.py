@@ -14,7 +14,7 @@ QUICK = ["data.max_train_samples=96", "data.max_eval_samples=48", "training_args
 
 def sweep_args(out, data, name, *extra):
     sets = [f"training_args.output_dir={out}", f"data.path={data}", *QUICK]
-    return ["sweep", TINY, "--grid", "loss.alpha=0,1", "--seeds", "0,1", "--name", name, "--parallel", "2",
+    return ["sweep", TINY, "--grid", "loss.alpha=0,1", "--seeds", "0", "--name", name, "--parallel", "2",
             *[a for s in sets for a in ("--set", s)], *extra]
 
 
@@ -28,21 +28,21 @@ def sweep_run(tmp_path_factory, tiny_data):
 def test_a_sweep_makes_its_runs_a_report_and_an_mlflow_tree(sweep_run):
     out, d, res = sweep_run
     assert res.returncode == 0, res.stderr[-3000:]
-    names = ["loss.alpha-0_seed-0", "loss.alpha-0_seed-1", "loss.alpha-1_seed-0", "loss.alpha-1_seed-1"]
+    names = ["loss.alpha-0_seed-0", "loss.alpha-1_seed-0"]  # (several seeds per setting: nbs/75_sweep and nbs/78_compare)
     for n in names:
         assert (d / n / "run_info.json").is_file() and (d / n / "launch.sh").is_file() and (d / n / "report.ipynb").is_file(), n
     lines = res.stderr.splitlines()
-    assert sum(l.startswith("started ") for l in lines) == 4 and sum(l.startswith("finished ") and "validation macro-F1" in l for l in lines) == 4
+    assert sum(l.startswith("started ") for l in lines) == 2 and sum(l.startswith("finished ") and "validation macro-F1" in l for l in lines) == 2
     import yaml
     record = yaml.safe_load((d / "sweep.yml").read_text())
-    assert record["grid"] == {"loss.alpha": [0, 1]} and [m["state"] for m in record["members"]] == ["finished"] * 4
+    assert record["grid"] == {"loss.alpha": [0, 1]} and [m["state"] for m in record["members"]] == ["finished"] * 2
     # the comparison report: executed without errors, its table and plots written
     nb = json.loads((d / "comparison.ipynb").read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
     table = pd.read_csv(d / "comparison.csv", index_col="setting")
-    assert list(table.index) == sorted(table.index, key=lambda s: -table.loc[s, "val_f1_macro"]) and set(table.seeds) == {2}
+    assert list(table.index) == sorted(table.index, key=lambda s: -table.loc[s, "val_f1_macro"]) and set(table.seeds) == {1}
     text = json.dumps(nb)
     assert f"Chosen: {table.index[0]}" in text and "seqcls run" in text
     for png in ("comparison-per-class-f1.png", "comparison-confusion.png"): assert (d / png).read_bytes()[:4] == b"\x89PNG"
@@ -67,7 +67,7 @@ def test_a_typo_in_the_grid_stops_the_sweep_before_anything_is_written(tmp_path,
 def test_an_interrupted_sweep_continues_to_the_same_table(sweep_run, tmp_path, tiny_data):
     "SIGTERM once a member has finished; the same command again skips it, continues the others, and ends with the same table."
     _, done, _ = sweep_run
-    cmd = [sys.executable, "-m", "seqcls.cli", *map(str, sweep_args(tmp_path, tiny_data, "s"))]
+    cmd = [sys.executable, "-m", "seqcls.cli", *map(str, sweep_args(tmp_path, tiny_data, "s", "--parallel", "1"))]  # one at a time: one finishes, the other is cut
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         if line.startswith("finished "): proc.send_signal(signal.SIGTERM); break
@@ -75,7 +75,7 @@ def test_an_interrupted_sweep_continues_to_the_same_table(sweep_run, tmp_path, t
     assert rc == 143, rest[-2000:]
     import yaml
     states = [m["state"] for m in yaml.safe_load((tmp_path / "s" / "sweep.yml").read_text())["members"]]
-    assert "finished" in states and states.count("finished") < 4, states
+    assert "finished" in states and states.count("finished") < len(states), states
     unfinished = [p for p in (tmp_path / "s").iterdir() if p.name.startswith("loss.") and not (p / "run_info.json").exists()]
     unfinished += [None] * states.count("pending")  # never started: no folder yet
     res = run_seqcls(*sweep_args(tmp_path, tiny_data, "s"))
