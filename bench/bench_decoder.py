@@ -6,7 +6,7 @@ them) and the MiniLM tokenizer, LoRA r=16 on q/k/v/o/gate/up/down, bf16, Reuters
 
 baseline: what a user would do with a plain Trainer + PEFT: PEFT's defaults (fp32 adapters, alpha 8, no dropout),
 run_classification-style padding of every text to 512, batch 16, the model's own (unweighted) loss.
-seqcls: seqcls's stages (load_artifacts -> prepare_model -> build_trainer) on a seqcls config.
+seqcls: seqcls's stages (load_training_data -> prepare_model -> build_trainer) on a seqcls config.
 
 Each variant runs in its own subprocess. Throughput is measured over optimizer steps [--warmup, --warmup + --steps)
 with a CUDA sync at both ends; real tokens are counted from the attention masks of exactly those batches. MFU counts
@@ -148,7 +148,7 @@ def run_baseline(tokenizer: str, data: str, size: str, warmup: int, steps: int, 
 def seqcls_trainer(tokenizer: str, data: str, size: str, overrides: list[str]):
     "seqcls's stages on the decoder recipe with `overrides`: (trainer, model, tokenizer). Also used by profile_decoder and sync_audit."
     from seqcls.config import load_config
-    from seqcls.train import build_trainer, load_artifacts, prepare_model
+    from seqcls.train import build_trainer, load_training_data, prepare_model
     from seqcls.trainer import build_training_arguments
     from seqcls.tracking import NullTracker
     from datasets import load_from_disk
@@ -156,7 +156,7 @@ def seqcls_trainer(tokenizer: str, data: str, size: str, overrides: list[str]):
     tok = AutoTokenizer.from_pretrained(tokenizer)
     n_labels = load_from_disk(data)["train"].features["label"].num_classes
     cfg = load_config(recipe(tokenizer, data, write_model_config(size, n_labels, tok.pad_token_id), tempfile.mkdtemp()), overrides)
-    art = load_artifacts(cfg)
+    art = load_training_data(cfg)
     model = prepare_model(cfg, art)
     return build_trainer(cfg, art, model, build_training_arguments(cfg), NullTracker()), model, tok
 

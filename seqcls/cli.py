@@ -47,17 +47,18 @@ def _our_plot(path: Path) -> bool:
 def cmd_weights(args) -> int:
     "Print the class weights the config's loss settings give on its training labels (or on --counts)."
     from seqcls.config import load_config
-    from seqcls.weights import build_class_weights, plot_class_weights, weights_table
+    from seqcls.weights import loss_class_weights, plot_class_weights, weights_table
     import datasets; datasets.disable_progress_bars()
     cfg = load_config(args.config, args.overrides)
     counts, names = _parse_list(args.counts, int), _parse_list(args.names)
-    if counts is None: counts, names, origin = _training_label_counts(cfg)
+    if counts is None:
+        from seqcls.data import training_classes
+        counts, names, origin = training_classes(cfg)
     else: origin = "--counts"
     if names is not None and len(names) != len(counts):
         raise SeqclsError(f"--names: {len(names)} names for {len(counts)} counts; give one name per class")
     l = cfg.loss
-    w = build_class_weights(counts, alpha=l.alpha, weight_min=l.weight_min, weight_max=l.weight_max, enabled=l.class_weights,
-                            scheme=l.scheme, beta=l.beta, enforce_caps=l.enforce_caps)
+    w = loss_class_weights(counts, l)
     print(f"class weights for {origin}: scheme={l.scheme} alpha={l.alpha} caps=[{l.weight_min}, {l.weight_max}] enabled={l.class_weights}")
     print(weights_table(counts, w, names, l.weight_min, l.weight_max).to_string(index=False))
     if args.plot:
@@ -78,37 +79,12 @@ def cmd_weights(args) -> int:
         print(f"plot: {args.plot}")
     return 0
 
-def _training_label_counts(cfg):
-    "Counts and names of the training split: from the prepared dataset, else from the raw source split as prepare would."
-    from seqcls.data import load_dataset_dict
-    from seqcls.sources import make_splits, read_source
-    from seqcls.weights import class_counts
-    if Path(cfg.data.path).exists():
-        train, origin = load_dataset_dict(cfg)[cfg.data.train_split], f"{cfg.data.path} [{cfg.data.train_split}]"
-    elif cfg.data.source is not None:
-        train, origin = make_splits(read_source(cfg.data.source), cfg.data.source)["train"], f"data.source ({cfg.data.source.kind}) [train]"
-    else:
-        raise SeqclsError(f"data.path: `{cfg.data.path}` does not exist and data.source is not set; prepare the data or pass --counts")
-    from seqcls.data import first_rows, infer_num_labels, label_names
-    if cfg.data.max_train_samples and cfg.data.max_train_samples < len(train):  # the rows training will use
-        train = first_rows(train, cfg.data.max_train_samples)
-        origin += f", first {cfg.data.max_train_samples} (data.max_train_samples)"
-    k = infer_num_labels({"train": train}, cfg.model.num_labels)  # a ClassLabel, or checked integer ids
-    return class_counts(train["label"], k), label_names({"train": train}, k), origin
-
 # %% ../nbs/90_cli.ipynb #90178201
 def cmd_prepare(args) -> int:
     "Read, split, tokenize and save the config's data source."
     from seqcls.config import load_config
-    from seqcls.data import prepare_dataset
-    from seqcls.model import check_max_length, load_tokenizer
-    cfg = load_config(args.config, args.overrides)
-    tokenizer = load_tokenizer(cfg.model)
-    check_max_length(cfg.model, tokenizer, cfg.data.max_length)
-    t0 = time.time()
-    dd = prepare_dataset(cfg, tokenizer, overwrite=args.overwrite)
-    say(f"prepared {cfg.data.path} in {time.time() - t0:.0f} s: " + " · ".join(f"{s} {len(ds):,}" for s, ds in dd.items())
-        + f" · {dd['train'].features['label'].num_classes} classes, max_length {cfg.data.max_length}")
+    from seqcls.data import prepare
+    prepare(load_config(args.config, args.overrides), overwrite=args.overwrite)
     return 0
 
 # %% ../nbs/90_cli.ipynb #e5d967d4
@@ -171,12 +147,13 @@ def cmd_run(args) -> int:
     from seqcls.report import load_run, log_to_mlflow
     log_to_mlflow(plan.run_dir, [report])
     m = load_run(plan.run_dir)["metrics"]
-    split = "test" if "test_f1_macro" in m else "eval" if "eval_f1_macro" in m else None
-    if split is None: say(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
-    elif f"{split}_tuned_f1_macro" in m and (m.get("decision") or {}).get("method") != "argmax":  # what `seqcls predict` gives: the tuned rule
-        say(f"macro-F1 ({split}): {m[f'{split}_tuned_f1_macro']:.4f}   accuracy: {m[f'{split}_tuned_accuracy']:.4f}   "
-            f"(plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})")
-    else: say(f"macro-F1 ({split}): {m[f'{split}_f1_macro']:.4f}   accuracy: {m[f'{split}_accuracy']:.4f}")
+    from seqcls.metrics import metric_rows
+    rows = metric_rows(m, ("test",)) or metric_rows(m, ("eval",))  # the test split's, else validation's
+    if not rows: say(f"trained {m.get('train_steps', '?')} steps; no evaluation or test split, so no metrics")
+    else:
+        split, key, tuned = rows[-1]  # with a decision rule, its row: what `seqcls predict` gives
+        say(f"macro-F1 ({split}): {m[f'{key}_f1_macro']:.4f}   accuracy: {m[f'{key}_accuracy']:.4f}"
+            + (f"   (plain argmax: {m[f'{split}_f1_macro']:.4f} / {m[f'{split}_accuracy']:.4f})" if tuned else ""))
     say(f"report: {report}")
     return 0
 

@@ -17,7 +17,7 @@ from .reading import UserPath, apply_overrides, duplicate_key, parse_override, r
 from .training_args import checked_training_args, training_args_fields
 
 # %% auto #0
-__all__ = ['Section', 'ModelConfig', 'resolve_model_path', 'model_type_of', 'SourceConfig', 'DataConfig', 'LoraSection',
+__all__ = ['Section', 'ModelConfig', 'resolve_model_path', 'model_type_of', 'SourceConfig', 'DataConfig', 'LoraAdapterConfig',
            'LossConfig', 'MetricsConfig', 'ResumeConfig', 'LaunchConfig', 'TrackingConfig', 'BudgetConfig',
            'DecisionConfig', 'SelectionConfig', 'RunConfig', 'load_config']
 
@@ -107,7 +107,7 @@ class DataConfig(Section):
     balance_ranks: bool = Field(True, description="Several processes with max_tokens_per_batch: each step's batches go to the ranks as neighbours in length, so no rank waits for a longer batch; false: in shuffled order.")
 
 # %% ../nbs/00_config.ipynb #21a723c1
-class LoraSection(Section):
+class LoraAdapterConfig(Section):
     "Parameter-efficient fine-tuning with PEFT's LoRA."
     enabled: bool = Field(False, description="Train LoRA adapters instead of all weights.")
     r: int = Field(16, ge=1, description="Rank of the adapter matrices.")
@@ -220,7 +220,7 @@ class RunConfig(Section):
     data: DataConfig = Field(description="The dataset.")
     training_args: dict[str, Any] = Field(description="Passed to transformers.TrainingArguments; output_dir is required.")
     deepspeed: dict[str, Any] | None = Field(None, description="DeepSpeed config: a JSON file path or an inline mapping; null: no DeepSpeed.")
-    lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapters.")
+    lora: LoraAdapterConfig = Field(default_factory=LoraAdapterConfig, description="LoRA adapters.")
     loss: LossConfig = Field(default_factory=LossConfig, description="The class-weighted loss.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="The final metrics file.")
     resume: ResumeConfig = Field(default_factory=ResumeConfig, description="Resuming and overwriting.")

@@ -181,7 +181,7 @@ def run_cross_validation(cfg: RunConfig, config: str, overrides: list[str], k: i
         d = choice["decision"]
         say(f"chosen out of fold ({sum(choice['counts']):,} examples, {k} folds): the evaluation at {choice['share']:.0%} of training "
             f"(macro-F1 {choice['scores'][choice['evaluation']]:.4f}; the evaluations scored {min(choice['scores']):.4f} to {max(choice['scores']):.4f})"
-            + ("" if d["method"] == "argmax" else f"; decision rule: {Decision(**d).describe()}"))
+            + ("" if d["method"] == "argmax" else f"; decision rule: {Decision(**d).describe('out-of-fold predictions')}"))
         metrics = finish(cfg, k, choice, run_final(cfg, config, overrides, k, choice, launcher, nproc, parent.run_id if parent.active else None))
     except BaseException:
         parent.finish("FAILED"); raise

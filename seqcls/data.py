@@ -18,9 +18,9 @@ from .sources import make_splits, read_source
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'PREPARE_META', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'load_dataset_dict',
+__all__ = ['log', 'PREPARE_META', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'prepare', 'load_dataset_dict',
            'first_rows', 'example_lengths', 'check_texts_present', 'load_splits', 'infer_num_labels', 'label_names',
-           'label_counts', 'cross_validation_splits']
+           'label_counts', 'training_classes', 'cross_validation_splits']
 
 # %% ../nbs/20_data.ipynb #a00f98d5
 def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) and `label`
@@ -136,6 +136,22 @@ def _check_prepare_dest(dest: Path, overwrite: bool) -> None:
                         "will not replace it, --overwrite or not; choose another data.path")
     if not overwrite:
         raise DataError(f"data.path: `{dest}` already exists; remove it or pass --overwrite to prepare it again")
+
+# %% ../nbs/20_data.ipynb #d5724c55
+def prepare(cfg: RunConfig, overwrite: bool = False, if_missing: bool = False) -> DatasetDict:
+    "Prepare the config's data with its model's tokenizer; says what it wrote."
+    import time
+    from seqcls.console import say
+    from seqcls.model import check_max_length, load_tokenizer
+    tokenizer = load_tokenizer(cfg.model)
+    check_max_length(cfg.model, tokenizer, cfg.data.max_length)
+    t0 = time.time()
+    dd = prepare_dataset(cfg, tokenizer, overwrite=overwrite, if_missing=if_missing)
+    say(f"prepared {cfg.data.path}{f' from {cfg.data.source.kind}' if cfg.data.source else ''} in {time.time() - t0:.0f} s: "
+        + " · ".join(f"{s} {len(ds):,}" for s, ds in dd.items())
+        + (f" · {dd['train'].features['label'].num_classes} classes" if isinstance(dd["train"].features.get("label"), ClassLabel) else "")
+        + f", max_length {cfg.data.max_length}")
+    return dd
 
 # %% ../nbs/20_data.ipynb #0b14eccc
 def load_dataset_dict(cfg: RunConfig) -> DatasetDict:
@@ -258,6 +274,22 @@ def label_counts(splits: dict[str, Dataset], num_labels: int, split: str = "trai
     "Examples per class in a split."
     from seqcls.weights import class_counts
     return class_counts(splits[split]["label"], num_labels)
+
+def training_classes(cfg: RunConfig) -> tuple[np.ndarray, list[str], str]:
+    """Examples per class and class names of the rows training will use, and where they were read: the prepared
+    `data.path` (through `load_splits`, as training reads it), else the source's training split as `seqcls prepare`
+    would make it (`seqcls weights` before any preparation)."""
+    if Path(cfg.data.path).exists(): splits, origin = load_splits(cfg), f"{cfg.data.path} [{cfg.data.train_split}]"
+    elif cfg.data.source is not None:
+        from seqcls.sources import make_splits, read_source
+        train = make_splits(read_source(cfg.data.source), cfg.data.source)["train"]
+        splits, origin = {"train": first_rows(train, cfg.data.max_train_samples)}, f"data.source ({cfg.data.source.kind}) [train]"
+    else:
+        raise DataError(f"data.path: `{cfg.data.path}` does not exist and data.source is not set; prepare the data or pass --counts")
+    if cfg.data.max_train_samples and cfg.data.max_train_samples <= len(splits["train"]):
+        origin += f", first {cfg.data.max_train_samples} (data.max_train_samples)"
+    k = infer_num_labels({"train": splits["train"]}, cfg.model.num_labels)  # (the weights of the training split's classes)
+    return label_counts(splits, k), label_names(splits, k), origin
 
 # %% ../nbs/20_data.ipynb #4a83969f
 def cross_validation_splits(splits: dict[str, Dataset],  # the configured splits (train, eval, test)

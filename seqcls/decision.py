@@ -32,11 +32,12 @@ class Decision:
 
     def predict(self, logits) -> np.ndarray: return self.apply(logits).argmax(-1)
 
-    def describe(self) -> str:
-        "One line for logs and reports."
-        if self.method == "argmax": return "plain argmax"
+    def describe(self, chosen_on: str = "the validation split") -> str:
+        "One line for logs, reports and model cards: the rule, and what it did on the predictions it was `chosen_on`."
+        if self.method == "argmax":
+            return "plain argmax" + (f" (tuning on {chosen_on} found nothing better)" if self.val_f1_macro_raw is not None else "")
         what = f"threshold: offset {self.parameter:+.3g} on class 1's logit" if self.method == "threshold" else f"logit adjustment, tau {self.parameter:g}"
-        return f"{what} (validation macro-F1 {self.val_f1_macro_raw:.4f} -> {self.val_f1_macro_tuned:.4f})"
+        return f"{what}, chosen on {chosen_on} (macro-F1 {self.val_f1_macro_raw:.4f} -> {self.val_f1_macro_tuned:.4f})"
 
     def to_dict(self) -> dict: return asdict(self)
 

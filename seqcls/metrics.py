@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['compute_metrics', 'split_metrics', 'classification_details', 'per_class_f1', 'bootstrap_f1']
+__all__ = ['SPLIT_NAMES', 'compute_metrics', 'split_metrics', 'classification_details', 'metric_rows', 'per_class_f1',
+           'bootstrap_f1']
 
 # %% ../nbs/12_metrics.ipynb #a26c9d92
 def compute_metrics(eval_pred) -> dict[str, float]:
@@ -30,6 +31,14 @@ def classification_details(preds, labels, names: list[str]) -> dict:
     rep = classification_report(labels, preds, labels=ids, target_names=names, output_dict=True, zero_division=0)
     per_class = {n: {k: (int(v) if k == "support" else float(v)) for k, v in rep[n].items()} for n in names}
     return {"per_class": per_class, "confusion_matrix": confusion_matrix(labels, preds, labels=ids).tolist(), "labels": list(names)}
+
+# %% ../nbs/12_metrics.ipynb #36bc007b
+SPLIT_NAMES = {"cv": "out of fold", "eval": "validation", "test": "test"}
+
+def metric_rows(metrics: dict, splits=("cv", "eval", "test")) -> list[tuple[str, str, bool]]:
+    "(split, key prefix, tuned) for each split x decision rule that `metrics` holds."
+    plain = (metrics.get("decision") or {}).get("method") == "argmax"  # a rule tuned and found no better: its row repeats the plain one
+    return [(s, s + t, bool(t)) for s in splits for t in ("", "_tuned") if f"{s}{t}_accuracy" in metrics and not (t and plain)]
 
 # %% ../nbs/12_metrics.ipynb #44500d19
 def per_class_f1(labels, preds, k: int) -> np.ndarray:

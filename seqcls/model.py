@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from .config import LoraSection, ModelConfig, resolve_model_path
+from .config import LoraAdapterConfig, ModelConfig, resolve_model_path
 from .errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def compile_layers(model) -> int:
     return len(layers)
 
 # %% ../nbs/30_model.ipynb #6df5ce09
-def check_model(model: ModelConfig, lora: LoraSection, num_labels: int, names: list[str]) -> None:
+def check_model(model: ModelConfig, lora: LoraAdapterConfig, num_labels: int, names: list[str]) -> None:
     "Raise the ModelError that loading this model (and applying LoRA) would raise, without loading weights."
     config = model_config(model, num_labels, names)
     if not lora.enabled or not isinstance(lora.target_modules, list): return
@@ -190,7 +190,7 @@ def head_modules(model) -> list[str]:
     "Names of the model's classification head modules."
     return [n for n in HEAD_NAMES if isinstance(getattr(model, n, None), torch.nn.Module)]
 
-def apply_lora(model, lora: LoraSection):
+def apply_lora(model, lora: LoraAdapterConfig):
     "Wrap `model` in a PEFT LoRA model (SEQ_CLS) with the classification head trained in full and saved."
     try: from peft import LoraConfig, TaskType, get_peft_model
     except ImportError: raise ModelError("lora.enabled: PEFT is not installed; `pip install peft` or set lora.enabled: false") from None

@@ -228,10 +228,10 @@ def reproduce_command(cfg: RunConfig, world_size: int | None = None) -> str:
 
 
 # %% ../nbs/50_persistence.ipynb #095a0304
-def _decision_line(d: dict | None) -> str:
-    if not d or d.get("method") == "argmax": return "plain argmax" + (" (tuning on validation kept it)" if d else "")
-    what = f"threshold offset {d['parameter']:+.3g} on class 1" if d["method"] == "threshold" else f"logit adjustment, tau {d['parameter']:g}"
-    return f"{what}, chosen on the validation split (macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}); saved in `decision.json`"
+def _decision_line(d: dict | None, chosen_on: str) -> str:
+    from seqcls.decision import Decision
+    if not d: return "plain argmax"
+    return Decision(**d).describe(chosen_on) + ("" if d["method"] == "argmax" else "; saved in `decision.json`")
 
 def model_card(cfg: RunConfig,    # the run's config
                label_info: dict,  # the labels' names, train_counts and class_weights
@@ -241,8 +241,8 @@ def model_card(cfg: RunConfig,    # the run's config
     "A Markdown model card for the saved model."
     kind = f"LoRA adapter (r={cfg.lora.r}, alpha={cfg.lora.alpha}) on" if cfg.lora.enabled else "Fine-tuned"
     rows = "\n".join(f"| {n} | {c} | {w:.4f} |" for n, c, w in zip(label_info["names"], label_info["train_counts"], label_info["class_weights"]))
-    keys = [f"{s}{t}_{m}" for s in ("eval", "test") for t in ("", "_tuned") for m in ("accuracy", "f1_macro", "f1_weighted")]
-    keys = [k for k in keys if k in metrics]
+    from seqcls.metrics import metric_rows
+    keys = [f"{k}_{m}" for _, k, _ in metric_rows(metrics, ("eval", "test")) for m in ("accuracy", "f1_macro", "f1_weighted") if f"{k}_{m}" in metrics]
     mrows = "\n".join(f"| {k} | {metrics[k]:.4f} |" for k in keys)
     src = cfg.data.source.kind if cfg.data.source else "prepared dataset"
     l = cfg.loss
@@ -265,7 +265,7 @@ Weights: scheme {l.scheme}, alpha {l.alpha}, caps [{l.weight_min}, {l.weight_max
 {(metrics.get("budget") or {}).get("reason", "As training_args say.")}{f" Best checkpoint: step {metrics['best_step']} of {metrics['train_steps']}." if metrics.get("best_step") else ""}
 
 ## Metrics
-Decision rule: {_decision_line(metrics.get("decision"))}. `_tuned` metrics use it; the others the plain argmax.
+Decision rule: {_decision_line(metrics.get("decision"), "out-of-fold predictions" if cfg.selection.decision else "the validation split")}. `_tuned` metrics use it; the others the plain argmax.
 
 | metric | value |
 |---|---|

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .decision import Decision
+from .metrics import SPLIT_NAMES, metric_rows
+
 # %% auto #0
 __all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'console_summary', 'training_summary', 'per_class_table', 'f1_intervals',
            'plot_loss_curves', 'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used',
@@ -32,19 +35,14 @@ def metrics_table(run: dict):
     "Final metrics per split: rows eval/test (and, with a tuned decision rule, eval/test tuned), columns accuracy, f1_macro, f1_weighted, loss."
     import pandas as pd
     m = run["metrics"]
-    plain = (m.get("decision") or {}).get("method") == "argmax"
-    rows = {f"{'out of fold' if s == 'cv' else s}{' (tuned)' if t else ''}": {k: m.get(f"{s}{t}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")}
-            for s in ("cv", "eval", "test") for t in ("", "_tuned") if f"{s}{t}_accuracy" in m and not (t and plain)}
+    rows = {f"{'out of fold' if s == 'cv' else s}{' (tuned)' if t else ''}": {k: m.get(f"{key}_{k}") for k in ("accuracy", "f1_macro", "f1_weighted", "loss")}
+            for s, key, t in metric_rows(m)}
     return pd.DataFrame(rows).T.round(4)
 
 # %% ../nbs/80_report.ipynb #b96c0592
-_ROWS = (("out of fold", "cv"), ("validation", "eval"), ("test", "test"))
-
 def console_summary(metrics: dict, output_dir: Path) -> list[str]:
     "The final lines for the terminal: accuracy and F1 per split (and with the tuned decision rule), where the outputs are."
-    plain = (metrics.get("decision") or {}).get("method") == "argmax"  # a rule chosen and found no better: one row is enough
-    rows = [(f"{name}{', tuned' if t else ''}", s + t) for name, s in _ROWS for t in ("", "_tuned")
-            if f"{s}{t}_accuracy" in metrics and not (t and plain)]
+    rows = [(f"{SPLIT_NAMES[s]}{', tuned' if t else ''}", key) for s, key, t in metric_rows(metrics)]
     if not rows: return [f"finished: no evaluation or test split; outputs in {output_dir}"]
     w = max(len(r[0]) for r in rows)
     lines = [f"{'':{w}}  accuracy  macro-F1  weighted-F1"]
@@ -64,8 +62,7 @@ def training_summary(run: dict) -> str:
                      f"training (out-of-fold macro-F1 {cv['scores'][cv['evaluation']]:.4f}); final model: "
                      + ("retrained on all of them, stopped there" if cv.get("final_model") == "retrain" else "the folds' models together (mean logits)"))
     d = m.get("decision")
-    if d: lines.append("decision rule: " + ("plain argmax (tuning on validation found nothing better)" if d["method"] == "argmax" else
-                       f"{d['method'].replace('_', ' ')} {d['parameter']:+.3g}, {'out-of-fold' if run.get('cv') else 'validation'} macro-F1 {d['val_f1_macro_raw']:.4f} -> {d['val_f1_macro_tuned']:.4f}"))
+    if d: lines.append("decision rule: " + Decision(**d).describe("out-of-fold predictions" if run.get("cv") else "the validation split"))
     return "\n".join(lines)
 
 # %% ../nbs/80_report.ipynb #04a1807b

@@ -13,8 +13,9 @@ from .errors import ConfigError, DataError
 
 # %% auto #0
 __all__ = ['REFERENCE_ALPHA_COLORS', 'HIGHLIGHT_COLOR', 'NO_MIN', 'NO_MAX', 'class_counts', 'raw_class_weights', 'fit_mean_one',
-           'build_class_weights', 'weights_table', 'caps_text', 'alpha_color', 'spread_labels', 'plot_class_weights',
-           'frequency_axis', 'explorer_caps', 'explorer_caption', 'draw_explorer', 'weights_explorer', 'sweep_command']
+           'build_class_weights', 'loss_class_weights', 'weights_table', 'caps_text', 'alpha_color', 'spread_labels',
+           'plot_class_weights', 'frequency_axis', 'explorer_caps', 'explorer_caption', 'draw_explorer',
+           'weights_explorer', 'sweep_command']
 
 # %% ../nbs/10_weights.ipynb #e1922482
 def _as_int_array(labels) -> np.ndarray:
@@ -106,6 +107,12 @@ def build_class_weights(counts,                    # training examples per class
         w = np.clip(raw, weight_min, weight_max) if (weight_min or weight_max) else raw
         w = w / w.mean()
     return torch.tensor(w, dtype=torch.float32)
+
+# %% ../nbs/10_weights.ipynb #f2a4bf87
+def loss_class_weights(counts, loss) -> torch.Tensor:
+    "The class weights the config's `loss` section (a `LossConfig`) gives these training counts."
+    return build_class_weights(counts, alpha=loss.alpha, weight_min=loss.weight_min, weight_max=loss.weight_max, enabled=loss.class_weights,
+                               scheme=loss.scheme, beta=loss.beta, enforce_caps=loss.enforce_caps)
 
 # %% ../nbs/10_weights.ipynb #2323774f
 def weights_table(counts, weights, names: Sequence[str] | None = None, weight_min: float | None = None,

@@ -152,7 +152,7 @@ def test_decoder_leaves_out_the_padding_mask_and_predicts_the_same(tmp_path, tin
     from transformers import Qwen2Config
     from seqcls.config import load_config
     from seqcls.tracking import NullTracker
-    from seqcls.train import build_trainer, load_artifacts, prepare_model
+    from seqcls.train import build_trainer, load_training_data, prepare_model
     from seqcls.trainer import build_training_arguments
     qdir = tmp_path / "qwen2"
     Qwen2Config(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -163,7 +163,7 @@ def test_decoder_leaves_out_the_padding_mask_and_predicts_the_same(tmp_path, tin
                                  "model.config_overrides={}", f"model.skip_causal_padding_mask={str(skip).lower()}",
                                  f"data.path={tiny_data}", f"training_args.output_dir={tmp_path / 'run'}", "training_args.max_steps=8",
                                  "training_args.save_strategy=no", "training_args.eval_strategy=no", "tracking.enabled=false"])
-        art = load_artifacts(cfg)
+        art = load_training_data(cfg)
         return build_trainer(cfg, art, prepare_model(cfg, art), build_training_arguments(cfg), NullTracker())
 
     assert not trainer(False).drop_padding_mask
