@@ -234,6 +234,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'seqcls/deepspeed_config.py'),
                                          'seqcls.deepspeed_config.check_deepspeed_sections': ( 'deepspeed_config.html#check_deepspeed_sections',
                                                                                                'seqcls/deepspeed_config.py'),
+                                         'seqcls.deepspeed_config.deepspeed_training_args': ( 'deepspeed_config.html#deepspeed_training_args',
+                                                                                              'seqcls/deepspeed_config.py'),
                                          'seqcls.deepspeed_config.load_deepspeed': ( 'deepspeed_config.html#load_deepspeed',
                                                                                      'seqcls/deepspeed_config.py'),
                                          'seqcls.deepspeed_config.zero_section': ( 'deepspeed_config.html#zero_section',

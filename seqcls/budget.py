@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 
 
 from .config import BudgetConfig, DataConfig, RunConfig
+from .deepspeed_config import deepspeed_training_args
 from .trainer import TokenBudgetBatchSampler
 
 # %% auto #0
@@ -105,8 +106,8 @@ def _plan_length(budget: BudgetConfig, ta: dict, data: DataConfig, lengths, worl
 # %% ../nbs/42_budget.ipynb #80989145
 def budget_for(cfg: RunConfig, lengths, world_size: int = 1) -> Budget:
     "The budget of a run on its training examples' `lengths`."
-    ta, ds = dict(cfg.training_args), cfg.deepspeed or {}
+    ds = cfg.deepspeed or {}
+    ta = {**deepspeed_training_args(ds), **cfg.training_args}  # the numbers the Trainer will get (training_args first)
     numeric = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if numeric(ds.get("gradient_accumulation_steps")): ta.setdefault("gradient_accumulation_steps", ds["gradient_accumulation_steps"])
     pinned = any(numeric(ds.get(k)) for k in ("train_micro_batch_size_per_gpu", "train_batch_size"))
     return plan_budget(cfg.budget, ta, cfg.data, lengths, world_size, fixed_batch=pinned)

@@ -13,7 +13,7 @@ from .errors import FieldError, closest
 
 # %% auto #0
 __all__ = ['DS_SECTIONS', 'DS_PAIRS', 'check_deepspeed_sections', 'zero_section', 'zero_stage', 'load_deepspeed',
-           'check_deepspeed_keys', 'check_deepspeed_consistency']
+           'check_deepspeed_keys', 'check_deepspeed_consistency', 'deepspeed_training_args']
 
 # %% ../nbs/04_deepspeed_config.ipynb #a34e9672
 DS_SECTIONS = ("zero_optimization", "bf16", "fp16", "amp", "optimizer", "scheduler", "activation_checkpointing", "flops_profiler",
@@ -136,3 +136,13 @@ def check_deepspeed_consistency(ds: dict, ta: dict) -> None:
     stage = zero_stage(ds)
     if stage is not None and stage not in (0, 1, 2, 3):
         raise FieldError("deepspeed.zero_optimization.stage", f"{stage} is not a ZeRO stage; use 0, 1, 2 or 3")
+
+# %% ../nbs/04_deepspeed_config.ipynb #c118ed2c
+def deepspeed_training_args(ds: dict | None) -> dict:
+    "The training_args values a DeepSpeed config sets (numbers and precisions it gives, not \"auto\")."
+    ds = ds or {}
+    out = {tk: ds[dk] for dk, tk in DS_PAIRS if _set(ds.get(dk))}
+    for prec in ("bf16", "fp16"):
+        enabled = (ds.get(prec) or {}).get("enabled") if isinstance(ds.get(prec), dict) else None
+        if _set(enabled): out[prec] = bool(enabled)
+    return out

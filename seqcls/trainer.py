@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from .config import DataConfig, RunConfig
-from .deepspeed_config import DS_PAIRS, zero_section
+from .deepspeed_config import deepspeed_training_args, zero_section
 from .dist import get_world_size
 from .training_args import no_sync_defaults, selection_defaults
 
@@ -65,14 +65,8 @@ def normalize_report_to(value) -> list[str]:
 
 def merge_deepspeed(ds_config: dict, ta: dict) -> dict:
     "Copy the DeepSpeed config's set values into `ta` where `ta` leaves them unset; returns the DeepSpeed dict."
-    ds_config = copy.deepcopy(ds_config)
-    for dk, tk in DS_PAIRS:
-        v = ds_config.get(dk)
-        if v is not None and v != "auto" and tk not in ta: ta[tk] = v
-    for prec in ("bf16", "fp16"):
-        enabled = (ds_config.get(prec) or {}).get("enabled")
-        if enabled not in (None, "auto") and prec not in ta: ta[prec] = bool(enabled)
-    return ds_config
+    for k, v in deepspeed_training_args(ds_config).items(): ta.setdefault(k, v)
+    return copy.deepcopy(ds_config)
 
 def build_training_arguments(cfg: RunConfig, create_output_dir: bool = True, overrides: dict | None = None) -> TrainingArguments:
     """TrainingArguments from the config: training_args (+ `overrides`, e.g. a `Budget`'s) + seed + DeepSpeed, report_to as a
