@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from .config import BudgetConfig, DataConfig, RunConfig
 from .deepspeed_config import deepspeed_training_args
-from .trainer import TokenBudgetBatchSampler
+from .batches import TokenBudgetBatchSampler
 
 # %% auto #0
 __all__ = ['steps_per_epoch', 'Budget', 'plan_budget', 'budget_for']

@@ -32,8 +32,9 @@ from .tracking import TrackingCallback, make_tracker
 from .callbacks import (EvaluationRecorder, StopAtShare, ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
 from .metrics import classification_details, compute_metrics, split_metrics
-from .trainer import (SeqclsTrainer, WeightedCrossEntropy, build_collator, build_training_arguments, fill_reduce_bucket,
-                            logit_adjustment_offsets)
+from .batches import build_collator
+from .loss import WeightedCrossEntropy, logit_adjustment_offsets
+from .trainer import SeqclsTrainer, build_training_arguments, fill_reduce_bucket
 from .weights import loss_class_weights
 
 log = logging.getLogger("seqcls")

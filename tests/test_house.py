@@ -16,7 +16,7 @@ LAYERS = [
     {"predict", "report"},
     {"budget"},
     {"trainer", "callbacks", "persistence", "tracking", "preflight", "memory"},
-    {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights"},
+    {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights", "loss", "batches"},
     {"config"},
     {"training_args", "deepspeed_config"},
     {"jobs", "folders", "reading", "warm", "engine"},
