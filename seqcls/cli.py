@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
     notebook's cells print (the training's own lines and progress bar); `--verbose` adds papermill's cell log and
     every log line of the training."""
     import logging, os
-    from seqcls.launch import RunParameters, new_run_name, plan_run
+    from seqcls.runplan import RunParameters, new_run_name, plan_run
     from seqcls.warm import start_kernel, start_zygote, stop_zygote
     if args.verbose: os.environ["SEQCLS_VERBOSE"] = "1"  # the kernel and the training processes inherit it
     if not args.dry_run: start_zygote()  # the training stack imported from now on, beside the checks and the notebook's start
@@ -136,7 +136,7 @@ def cmd_run(args) -> int:
     except PapermillExecutionError as e:
         user = error_class(e.ename)  # papermill reports a notebook's exception by its type's name
         if user is not None:
-            from seqcls.launch import discard_untrained_run
+            from seqcls.runplan import discard_untrained_run
             if created and user.exit_code == 2: discard_untrained_run(plan.run_dir)  # bad input leaves nothing behind; a stop keeps the run
             raise user(e.evalue) from None
         print(f"{CRASH_LINE}{e.ename}: {e.evalue}\n  report: {report}\n  log: {plan.run_dir / 'train.log'}", file=sys.stderr)

@@ -126,7 +126,8 @@ def plan_sweep(config: str, grid_specs: list[str], seeds: str | None = None, ove
                parallel: int | str = "auto", num_gpus: int = 1, gpus: int | None = None, check: bool = True) -> Sweep:
     """Every member's config validated (a bad key or value is one line, nothing written), the data and model checked
     once per distinct data/model setting, the sweep directory and its previous record (if any) read."""
-    from seqcls.launch import RunParameters, visible_gpus
+    from seqcls.launch import visible_gpus
+    from seqcls.runplan import RunParameters
     grid, overrides = parse_grid(grid_specs), list(overrides)
     base = load_config(config, overrides)
     seeds_ = parse_seeds(seeds) or [base.seed]

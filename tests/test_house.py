@@ -11,6 +11,7 @@ LAYERS = [
     {"cli"},
     {"sweep", "compare"},
     {"crossval"},
+    {"runplan"},
     {"launch"},
     {"train"},
     {"predict", "report"},
