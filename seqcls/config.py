@@ -106,7 +106,7 @@ class DataConfig(Section):
     max_tokens_per_batch: int | None = Field(None, ge=8, description="Training batches of at most this many padded tokens (length-sorted, variable number of examples) instead of per_device_train_batch_size examples; null: fixed-size batches.")
     balance_ranks: bool = Field(True, description="Several processes with max_tokens_per_batch: each step's batches go to the ranks as neighbours in length, so no rank waits for a longer batch; false: in shuffled order.")
 
-# %% ../nbs/00_config.ipynb #21a723c1
+# %% ../nbs/00_config.ipynb #c458879d
 class LoraAdapterConfig(Section):
     "Parameter-efficient fine-tuning with PEFT's LoRA."
     enabled: bool = Field(False, description="Train LoRA adapters instead of all weights.")
@@ -120,6 +120,7 @@ class LoraAdapterConfig(Section):
     merge_on_save: bool = Field(False, description="Also save a merged full model next to the adapter.")
     fused: bool | Literal["auto"] = Field("auto", description="Compute each LoRA projection in one fused autograd function (same arithmetic, fewer passes over activations); auto: only without model.compile_layers (Inductor does better with PEFT's graph, measured in bench/RESULTS.md); true with compile_layers: a traceable variant; false: PEFT's own forward.")
 
+# %% ../nbs/00_config.ipynb #d6703f14
 class LossConfig(Section):
     "Class-weighted cross-entropy; see `seqcls.weights`."
     class_weights: bool = Field(True, description="Weight the loss by class frequency; false: all weights 1.")
@@ -147,16 +148,19 @@ class LossConfig(Section):
             raise FieldError("loss.reweight_from", "defers the class weights, but loss.class_weights is false; enable them or drop reweight_from")
         return self
 
+# %% ../nbs/00_config.ipynb #01a28e3e
 class MetricsConfig(Section):
     "The final metrics file."
     save_path: UserPath | None = Field(None, description="Where to write the metrics JSON; null: <output_dir>/metrics.json.")
     per_class: bool = Field(True, description="Add per-class precision/recall/F1/support and the confusion matrix to the final metrics.")
 
+# %% ../nbs/00_config.ipynb #fbd051a4
 class ResumeConfig(Section):
     "What to do with an output directory that already holds checkpoints or a finished run."
     checkpoint: UserPath | None = Field(None, description="`auto`: the newest complete checkpoint-* in output_dir; a path: that checkpoint; null: start fresh.")
     overwrite: bool = Field(False, description="Start fresh even if output_dir holds a finished run or checkpoints (they are deleted).")
 
+# %% ../nbs/00_config.ipynb #b8bc9b79
 class LaunchConfig(Section):
     "How `seqcls run` starts the training processes (the launcher itself is a run parameter)."
     hostfile: UserPath | None = Field(None, description="DeepSpeed hostfile for a multi-node run (`host slots=N` lines); null: this machine only.")
@@ -164,6 +168,7 @@ class LaunchConfig(Section):
     master_addr: str | None = Field(None, description="Address of the rank-0 node for multi-node runs.")
     master_port: int | None = Field(None, ge=1, le=65535, description="Port for the process-group rendezvous; null: the launcher's default.")
 
+# %% ../nbs/00_config.ipynb #0ca5c190
 class TrackingConfig(Section):
     "MLflow tracking: one MLflow run per training run, logged from rank 0."
     enabled: bool = Field(True, description="Track the run in MLflow.")
@@ -172,6 +177,7 @@ class TrackingConfig(Section):
     run_name: str | None = Field(None, description="MLflow run name; null: the output directory's name.")
     parent_run_id: str | None = Field(None, description="An MLflow run this run is recorded under as a child (a sweep sets it for its members).")
 
+# %% ../nbs/00_config.ipynb #8161fb58
 class BudgetConfig(Section):
     "How long to train and in what batches, from the size of the training data (see `seqcls.budget`)."
     min_steps: int | None = Field(None, ge=1, description="At least this many optimizer steps: epochs are raised (up to max_epochs), then batches made smaller (down to min_batch_size examples) until the training reaches it; null: training_args alone decide.")
@@ -181,10 +187,12 @@ class BudgetConfig(Section):
     select_from: float | None = Field(0.5, ge=0, lt=1, description="Evaluate (and choose the best checkpoint) only after this fraction of the planned training (training_args.eval_delay): earlier checkpoints are under-trained, and a small validation split picks them by chance (bench/RESULTS.md); null or 0: from the start.")
     early_stopping_patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without a better metric_for_best_model (the best checkpoint is kept); null: train to the end.")
 
+# %% ../nbs/00_config.ipynb #08f7c7da
 class DecisionConfig(Section):
     "The decision rule on the trained model's logits, tuned on the validation split (see `seqcls.decision`)."
     tune: bool | Literal["auto"] = Field("auto", description="Choose class offsets added to the logits on the validation split, for macro-F1: a threshold for two classes, logit adjustment (-tau * log prior) for more; saved with the model, used by `seqcls predict`, and the metrics report raw and tuned. auto: two classes only (on the quality suite the threshold helped a binary task, logit adjustment did not help several classes: bench/RESULTS.md).")
 
+# %% ../nbs/00_config.ipynb #2d6ae8df
 class SelectionConfig(Section):
     """Where seqcls makes its choices (the checkpoint, the decision rule, a sweep's setting): on the validation split, or on
     out-of-fold predictions of K-fold cross-validation (see `seqcls.selection`, `seqcls.crossval`)."""

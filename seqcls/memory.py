@@ -18,7 +18,7 @@ log = logging.getLogger("seqcls")
 # %% auto #0
 __all__ = ['log', 'parameter_counts', 'state_gib_per_gpu', 'oom_message', 'gpu_memory_error', 'training_phase']
 
-# %% ../nbs/46_memory.ipynb #ac7d15ed
+# %% ../nbs/46_memory.ipynb #6cafb330
 def parameter_counts(model) -> tuple[int, int, int]:
     "(all weights, trained weights, bytes of the frozen weights); a weight that ZeRO-3 partitioned counts whole."
     total = trained = frozen_bytes = 0
@@ -29,6 +29,7 @@ def parameter_counts(model) -> tuple[int, int, int]:
         else: frozen_bytes += n * p.element_size()
     return total, trained, frozen_bytes
 
+# %% ../nbs/46_memory.ipynb #e878a8b1
 def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stage: int | None = None) -> float:
     """GiB per GPU that weights, gradients and AdamW states take before any activation. A trained weight takes 16 bytes
     (bf16 under DeepSpeed: 2 weight + 2 gradient + 4 fp32 copy + 8 moments; the Trainer's fp32 weights: 4 + 4 + 8), a
@@ -37,6 +38,7 @@ def state_gib_per_gpu(trained: int, frozen_bytes: int, world_size: int = 1, stag
     b = {3: (16 * t + frozen_bytes) / n, 2: 2 * t + frozen_bytes + 14 * t / n, 1: 4 * t + frozen_bytes + 12 * t / n}.get(stage, 16 * t + frozen_bytes)
     return b / 2**30
 
+# %% ../nbs/46_memory.ipynb #3cabea1f
 def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, args, world_size: int = 1,
                 gpu_gib: float | None = None, rank: int = 0) -> str:
     "The one line for a GPU that ran out of memory `where` (\"at training step 3\", \"evaluating the final model\")."
@@ -68,6 +70,7 @@ def oom_message(cfg: RunConfig, where: str, trained: int, frozen_bytes: int, arg
     of = f" of the GPU's {gpu_gib:.0f} GiB" if gpu_gib else ""
     return f"{head}: {est}{of}, the rest went to activations; " + ", ".join(fixes[:-1]) + (" or " if len(fixes) > 1 else "") + fixes[-1]
 
+# %% ../nbs/46_memory.ipynb #a44df320
 def gpu_memory_error(cfg: RunConfig, err: BaseException, where: str, model, args) -> OutOfGpuMemory:
     "The `OutOfGpuMemory` for torch's `err`, with its own text in train.log."
     log.info(f"torch: {' '.join(str(err).split())}")
@@ -75,6 +78,7 @@ def gpu_memory_error(cfg: RunConfig, err: BaseException, where: str, model, args
     _, trained, frozen = parameter_counts(model)
     return OutOfGpuMemory(oom_message(cfg, where, trained, frozen, args, get_world_size(), gpu, get_rank()))
 
+# %% ../nbs/46_memory.ipynb #2e76035e
 def training_phase(err: BaseException, step: int) -> str:
     "Where in `trainer.train` an error arose: an evaluation during training, or the step being trained."
     import traceback
