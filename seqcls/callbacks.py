@@ -15,8 +15,16 @@ from .console import say, startup
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'GpuMemoryCallback', 'ThroughputMeter', 'GracefulStop', 'DivergenceGuard', 'ConsoleProgress', 'quiet_trainer',
-           'DeferredReweighting', 'LaterOnTies', 'EarlyStopping', 'EvaluationRecorder', 'StopAtShare']
+__all__ = ['log', 'TrackingCallback', 'GpuMemoryCallback', 'ThroughputMeter', 'GracefulStop', 'DivergenceGuard',
+           'ConsoleProgress', 'quiet_trainer', 'DeferredReweighting', 'LaterOnTies', 'EarlyStopping',
+           'EvaluationRecorder', 'StopAtShare']
+
+# %% ../nbs/44_callbacks.ipynb #7aa58845
+class TrackingCallback(TrainerCallback):
+    "Forward the Trainer's logs to a tracker."
+    def __init__(self, tracker): self.tracker = tracker
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and state.is_world_process_zero: self.tracker.log_metrics(logs, step=state.global_step)
 
 # %% ../nbs/44_callbacks.ipynb #85cd9318
 class GpuMemoryCallback(TrainerCallback):

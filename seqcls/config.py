@@ -17,9 +17,9 @@ from .reading import UserPath, apply_overrides, duplicate_key, parse_override, r
 from .training_args import checked_training_args, training_args_fields
 
 # %% auto #0
-__all__ = ['Section', 'ModelConfig', 'resolve_model_path', 'model_type_of', 'SourceConfig', 'DataConfig', 'LoraAdapterConfig',
-           'LossConfig', 'MetricsConfig', 'ResumeConfig', 'LaunchConfig', 'TrackingConfig', 'BudgetConfig',
-           'DecisionConfig', 'SelectionConfig', 'RunConfig', 'load_config']
+__all__ = ['Section', 'ModelConfig', 'resolve_model_path', 'SourceConfig', 'DataConfig', 'LoraAdapterConfig', 'LossConfig',
+           'MetricsConfig', 'ResumeConfig', 'LaunchConfig', 'TrackingConfig', 'BudgetConfig', 'DecisionConfig',
+           'SelectionConfig', 'RunConfig', 'load_config']
 
 # %% ../nbs/00_config.ipynb #84703e28
 class Section(BaseModel):
@@ -55,16 +55,6 @@ def resolve_model_path(name: str) -> str:
     if not path.exists():
         raise ConfigError(f"model: `{name}`: the package `{module}` has no folder `{sub}`. Check the path after the package name.")
     return str(path)
-
-def model_type_of(model: ModelConfig) -> str | None:
-    "The architecture's `model_type`, when it can be read without the network (overrides or a local config.json)."
-    if "model_type" in model.config_overrides: return model.config_overrides["model_type"]
-    try: cfg = Path(resolve_model_path(model.name_or_path)) / "config.json"
-    except ConfigError: return None
-    if cfg.is_file():
-        try: return json.loads(cfg.read_text()).get("model_type")
-        except (OSError, json.JSONDecodeError): return None
-    return None
 
 # %% ../nbs/00_config.ipynb #bce795d2
 class SourceConfig(Section):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json, logging, math, os, time
 from pathlib import Path
 
-from transformers import TrainerCallback
 
 from .config import RunConfig
 from .dist import is_rank_zero
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'flatten_config', 'default_tracking_uri', 'tracking_uri', 'artifact_location', 'read_run_record',
            'end_running_run', 'NullTracker', 'MlflowTracker', 'PeerTracker', 'end_failed_job', 'make_tracker',
-           'start_parent_run', 'TrackingCallback']
+           'start_parent_run']
 
 # %% ../nbs/45_tracking.ipynb #ec46410a
 from typing import Any
@@ -226,10 +225,3 @@ def start_parent_run(cfg: RunConfig,     # the config whose tracking settings (s
     t.start(resume=resume, log_config=False)
     if t.active and not resume: t.log_params(params)  # (MLflow refuses a parameter changed on a run continued)
     return t
-
-# %% ../nbs/45_tracking.ipynb #7aa58845
-class TrackingCallback(TrainerCallback):
-    "Forward the Trainer's logs to a tracker."
-    def __init__(self, tracker): self.tracker = tracker
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and state.is_world_process_zero: self.tracker.log_metrics(logs, step=state.global_step)

@@ -28,8 +28,8 @@ from .model import (apply_lora, check_max_length, check_model, compile_layers, l
                           prefer_shape_agnostic_attention)
 from .persistence import (reproduce_command, check_output_dir, claim_output_dir, clear_output_dir, model_card, resolve_resume_checkpoint,
                                 save_decision, save_final_model, write_predictions, write_run_files)
-from .tracking import TrackingCallback, make_tracker
-from .callbacks import (EvaluationRecorder, StopAtShare, ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
+from .tracking import make_tracker
+from .callbacks import (EvaluationRecorder, StopAtShare, TrackingCallback, ConsoleProgress, DeferredReweighting, DivergenceGuard, EarlyStopping, GpuMemoryCallback, GracefulStop, LaterOnTies, ThroughputMeter,
                               quiet_trainer)
 from .metrics import classification_details, compute_metrics, split_metrics
 from .batches import build_collator
