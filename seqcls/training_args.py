@@ -15,7 +15,7 @@ from .errors import FieldError, closest
 __all__ = ['REMOVED_TRAINING_ARGS', 'SEQCLS_OWNED_TRAINING_ARGS', 'training_args_fields', 'validate_training_args',
            'no_sync_defaults', 'selection_defaults', 'check_training_arguments', 'checked_training_args']
 
-# %% ../nbs/03_training_args.ipynb #b2905adf
+# %% ../nbs/03_training_args.ipynb #2d0788b0
 REMOVED_TRAINING_ARGS = {
     "evaluation_strategy": "renamed `eval_strategy` in transformers 5",
     "overwrite_output_dir": "removed in transformers 5; seqcls refuses to overwrite a run unless `resume.overwrite: true`",
@@ -41,6 +41,7 @@ def training_args_fields() -> dict[str, Any]:
     hints = typing.get_type_hints(TrainingArguments)
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(TrainingArguments) if f.init}
 
+# %% ../nbs/03_training_args.ipynb #3c81432b
 @functools.lru_cache(maxsize=None)
 def _adapter(hint) -> TypeAdapter | None:
     try: return TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
@@ -81,7 +82,7 @@ def _transformers_version() -> str:
 def _type_name(hint) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
-# %% ../nbs/03_training_args.ipynb #968124a0
+# %% ../nbs/03_training_args.ipynb #74be658e
 def no_sync_defaults(ta: dict) -> dict:
     """seqcls's defaults where `training_args` leaves them unset, so no step waits for the GPU: batches copied to the GPU
     without blocking (from pinned memory), and the loss not tested for NaN on the host every step (the Trainer would
@@ -111,6 +112,7 @@ _USABLE = {"learning_rate": (0, "a learning rate above 0, e.g. 5e-5"), "per_devi
            "eval_steps": (0, "above 0 (a float below 1 is a ratio of the steps)"), "save_steps": (0, "above 0"),
            "logging_steps": (0, "above 0")}
 
+# %% ../nbs/03_training_args.ipynb #df09c68c
 def check_training_arguments(ta: dict, has_eval: bool) -> None:
     "Refuse, naming the key, what `TrainingArguments` (with seqcls's defaults) would refuse, and values no training can use."
     for k, (low, want) in _USABLE.items():
