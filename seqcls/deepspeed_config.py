@@ -143,6 +143,6 @@ def deepspeed_training_args(ds: dict | None) -> dict:
     ds = ds or {}
     out = {tk: ds[dk] for dk, tk in DS_PAIRS if _set(ds.get(dk))}
     for prec in ("bf16", "fp16"):
-        enabled = (ds.get(prec) or {}).get("enabled") if isinstance(ds.get(prec), dict) else None
+        enabled = ds[prec].get("enabled") if isinstance(ds.get(prec), dict) else None
         if _set(enabled): out[prec] = bool(enabled)
     return out
