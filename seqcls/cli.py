@@ -169,10 +169,6 @@ def cmd_sweep(args) -> int:
         say(f"comparison: {paths[0]}")
         return 0
     if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
-    if args.engine:
-        from seqcls.engine import ENGINE_ENV, engine_storage
-        import os
-        engine_storage(args.engine); os.environ[ENGINE_ENV] = args.engine  # (reachable, or one line now) the members go to its workers
     if not args.grid: raise SeqclsError("seqcls sweep: give at least one --grid KEY=V1,V2,...")
     gpus = visible_gpus()
     overrides = args.overrides + ([f"selection.cv_folds={args.cv}"] if args.cv else [])  # every member cross-validated
@@ -182,6 +178,10 @@ def cmd_sweep(args) -> int:
         for m in sweep.members: say(f"{m.state:<8} {m.name}")
         say(f"dry run: {len(sweep.members)} runs in {sweep.dir}, {sweep.parallel} at a time; nothing written")
         return 0
+    if args.engine:  # after every other check: a mistake in the grid leaves no database behind either
+        from seqcls.engine import ENGINE_ENV, engine_storage
+        import os
+        engine_storage(args.engine); os.environ[ENGINE_ENV] = args.engine  # (reachable, or one line now) the members go to its workers
     run_sweep(sweep, gpus)
     failed = [m for m in sweep.members if m.state == "failed"]
     for m in failed: print(f"seqcls: error: sweep member {m.name} failed: {m.error} (log: {sweep.dir / 'logs' / (m.name + '.log')})", file=sys.stderr)
