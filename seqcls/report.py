@@ -4,7 +4,7 @@
 
 # %% ../nbs/80_report.ipynb #b154ee0d
 from __future__ import annotations
-import json
+import json, threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from .metrics import SPLIT_NAMES, metric_rows
 # %% auto #0
 __all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'console_summary', 'training_summary', 'per_class_table', 'f1_intervals',
            'plot_loss_curves', 'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used',
-           'plot_out_of_fold', 'save_report_plots', 'log_to_mlflow']
+           'plot_out_of_fold', 'save_report_plots', 'PlotWarmer', 'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
 def load_run(run_dir: str | Path) -> dict:
@@ -104,7 +104,10 @@ def plot_loss_curves(run: dict):
     if train: ax.plot(*zip(*train), label="training loss", lw=1.2)
     if ev: ax.plot(*zip(*ev), "o-", label="evaluation loss", lw=1.5)
     ax.set_xlabel("optimizer step"); ax.set_ylabel("loss (class-weighted)"); ax.set_title("loss curves")
-    ax.legend(); ax.grid(alpha=0.3)
+    if train or ev: ax.legend()
+    else: ax.text(0.5, 0.5, f"no loss logged: {run['metrics'].get('train_steps', '?')} steps, fewer than `training_args.logging_steps`",
+                  ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.grid(alpha=0.3)
     return fig
 
 # %% ../nbs/80_report.ipynb #dcf82d07
@@ -250,6 +253,31 @@ def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
         fig = plot(run); fig.savefig(run["dir"] / name, dpi=dpi); plt.close(fig)
         out.append(run["dir"] / name)
     return out
+
+# %% ../nbs/80_report.ipynb #fbad5391
+class PlotWarmer(threading.Thread):
+    "Import matplotlib and draw one small figure in the background, after the line `after_line` appears in `log` (at once without a log); `finish()` before plotting."
+    def __init__(self, log: str | Path | None = None, after_line: str = "first training step"):
+        super().__init__(daemon=True, name="seqcls-warm-plotting")
+        self.log, self.after_line, self.go, self.warmed = Path(log) if log else None, after_line, threading.Event(), False
+        self.start()
+
+    def run(self):
+        while self.log is not None and not self.go.wait(0.5):  # (the log is short until then: its start-up lines)
+            try:
+                if self.after_line in self.log.read_text(errors="replace"): break
+            except OSError: pass  # not written yet
+        try:
+            import io
+            from matplotlib.figure import Figure  # (not pyplot: this thread touches no global figure state)
+            fig = Figure(figsize=(2, 1.5), layout="constrained"); ax = fig.subplots()
+            ax.plot([0, 1], label="warm"); ax.set_title("warm"); ax.legend(); fig.savefig(io.BytesIO(), format="png")
+            self.warmed = True
+        except Exception: pass  # the plots then pay it themselves
+
+    def finish(self) -> bool:
+        "Start warming now if still waiting, wait for it; True when it drew."
+        self.go.set(); self.join(); return self.warmed
 
 # %% ../nbs/80_report.ipynb #272bab8a
 def log_to_mlflow(run_dir: str | Path, paths) -> bool:

@@ -6,8 +6,9 @@
 from __future__ import annotations
 from typing import Literal, Sequence
 
+import sys
+
 import numpy as np
-import torch
 
 from .errors import ConfigError, DataError
 
@@ -24,7 +25,8 @@ def _as_int_array(labels) -> np.ndarray:
     if source is not None and hasattr(source, "with_format") and hasattr(labels, "column_name"):  # datasets.Column
         labels = _column_values(source, labels.column_name)
     if hasattr(labels, "to_numpy") and not isinstance(labels, np.ndarray): labels = labels.to_numpy()
-    if isinstance(labels, torch.Tensor): labels = labels.detach().cpu().numpy()
+    torch = sys.modules.get("torch")  # (a tensor means torch is imported: this module does not import it, so that reports and the explorer need not)
+    if torch is not None and isinstance(labels, torch.Tensor): labels = labels.detach().cpu().numpy()
     if isinstance(labels, (list, tuple)):
         try: labels = np.fromiter(labels, dtype=np.int64, count=len(labels))
         except (TypeError, ValueError): labels = np.asarray(labels)
@@ -98,6 +100,7 @@ def build_class_weights(counts,                    # training examples per class
                         enforce_caps: bool = True  # the caps hold after normalising (False: the legacy clip-then-normalise)
                         ) -> torch.Tensor:
     "Per-class loss weights (float32 tensor, mean 1): uniform when disabled."
+    import torch
     counts = np.asarray(counts)
     if counts.ndim != 1 or counts.size == 0: raise DataError("class counts must be a non-empty 1-D sequence")
     if not enabled: return torch.ones(counts.size, dtype=torch.float32)

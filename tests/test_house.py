@@ -60,3 +60,19 @@ def test_no_module_outgrows_a_reading():
 def test_the_check_sees_an_upward_import(tmp_path):
     (tmp_path / "x.py").write_text("def f():\n    from seqcls.cli import main\n    from .train import train\n")
     assert seqcls_imports(tmp_path / "x.py") == {"cli", "train"}
+
+
+# the modules a command, a report or the explorer imports before anything trains: importing one must not pull in the
+# training stack (a second or more each on a GPU machine; the report notebooks and `seqcls --help` pay it otherwise)
+LIGHT = ["cli", "sweep", "compare", "crossval", "runplan", "launch", "report", "tracking", "decision", "selection", "metrics",
+         "weights", "config", "training_args", "deepspeed_config", "jobs", "folders", "reading", "warm", "engine", "errors", "dist", "console"]
+HEAVY = ("torch", "transformers", "datasets", "peft", "deepspeed", "mlflow", "sklearn", "matplotlib", "optuna")
+
+
+def test_light_modules_import_no_training_stack():
+    import subprocess, sys
+    code = ("import importlib, sys\nheavy = %r\nfor m in %r:\n    importlib.import_module('seqcls.' + m)\n"
+            "    got = [h for h in heavy if h in sys.modules]\n    if got: print(m, 'imports', got); break\n") % (HEAVY, LIGHT)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PKG.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "", r.stdout  # the first module that pulled one in
