@@ -161,11 +161,15 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     """`seqcls sweep CONFIG --grid KEY=V1,V2 ...`: every combination x seed as a run, then the comparison report;
     `seqcls sweep report DIR`: the report again. Exit 1 when a member failed (the others still ran)."""
-    from seqcls.sweep import Sweep, plan_sweep, run_sweep, write_comparison
+    from seqcls.sweep import Sweep, comparison_is_current, plan_sweep, run_sweep, write_comparison
     from seqcls.launch import visible_gpus
     if args.config == "report":
         if not args.dir: raise SeqclsError("seqcls sweep report DIR: give the sweep's folder (<output_dir>/<sweep name>)")
-        paths = write_comparison(Sweep.load(args.dir).dir)
+        folder = Sweep.load(args.dir).dir
+        if not args.force and comparison_is_current(folder):  # (a notebook kernel's start and its plots: seconds for nothing)
+            say(f"comparison: {folder / 'comparison.ipynb'} (current: nothing it reads changed since it was written; --force writes it again)")
+            return 0
+        paths = write_comparison(folder)
         say(f"comparison: {paths[0]}")
         return 0
     if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
@@ -266,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--cv", type=_positive_int, default=None, metavar="K", help="cross-validate every member with K folds and choose out of fold (selection.cv_folds)")
     sw.add_argument("--engine", default=None, metavar="URL", help="an Optuna storage (database URL) whose workers run the members (`seqcls worker URL` on each node)")
     sw.add_argument("--dry-run", action="store_true", help="list the runs; write nothing")
+    sw.add_argument("--force", action="store_true", help="with `report`: write the comparison again even when nothing it reads has changed")
     sw.set_defaults(func=cmd_sweep)
 
     wk = sub.add_parser("worker", help="run the sweep members and folds queued in an engine (an Optuna storage), one per GPU of this node")

@@ -20,7 +20,8 @@ from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
 __all__ = ['SWEEP_FILE', 'parse_grid', 'parse_seeds', 'Member', 'plan_members', 'member_overrides', 'Sweep', 'plan_sweep',
-           'run_members', 'open_parent_run', 'close_parent_run', 'write_comparison', 'run_sweep']
+           'run_members', 'open_parent_run', 'close_parent_run', 'comparison_is_current', 'write_comparison',
+           'run_sweep']
 
 # %% ../nbs/75_sweep.ipynb #56c8a368
 SWEEP_FILE = "sweep.yml"
@@ -230,6 +231,27 @@ def close_parent_run(sweep: Sweep, artifacts=()) -> None:
     t.finish("FAILED" if any(m.state == "failed" for m in sweep.members) else "FINISHED")
 
 # %% ../nbs/75_sweep.ipynb #30c6bf98
+def _sources(*modules) -> list[Path]:
+    import importlib.util
+    return [Path(importlib.util.find_spec(m).origin) for m in modules]
+
+def comparison_is_current(folder: str | Path) -> bool:
+    """`comparison.ipynb` in `folder` ran to its end after every file it reads (sweep.yml, each member's metrics.json,
+    crossval.json and predictions) and after this code, and the table and plots it wrote are there: nothing to redo."""
+    folder = Path(folder); out = folder / "comparison.ipynb"
+    try: nb = json.loads(out.read_text()); written = out.stat().st_mtime
+    except (OSError, ValueError): return False
+    meta = nb.get("metadata", {}).get("papermill", {})
+    if meta.get("exception") or not meta.get("end_time"): return False  # cut short, or a cell failed
+    made = set(re.findall(r"comparison[\w-]*\.(?:png|csv)", "".join("".join(c.get("source", "")) for c in nb.get("cells", []))))
+    if not all((folder / f).is_file() for f in made): return False
+    from seqcls.persistence import packaged_notebook
+    try: members = [folder / m.name for m in Sweep.load(folder).members]
+    except Exception: return False
+    reads = [folder / SWEEP_FILE, packaged_notebook("run_comparison.ipynb"), *_sources("seqcls.compare", "seqcls.sweep")]
+    reads += [f for d in members for f in [d / "metrics.json", d / "crossval.json", *d.glob("predictions-*.csv")]]
+    return all(f.stat().st_mtime <= written for f in reads if f.exists())
+
 def write_comparison(folder: str | Path) -> list[Path]:
     "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
     import papermill as pm

@@ -46,6 +46,8 @@ def test_a_sweep_makes_its_runs_a_report_and_an_mlflow_tree(sweep_run):
     text = json.dumps(nb)
     assert f"Chosen: {table.index[0]}" in text and "seqcls run" in text
     for png in ("comparison-per-class-f1.png", "comparison-confusion.png"): assert (d / png).read_bytes()[:4] == b"\x89PNG"
+    again = run_seqcls("sweep", "report", str(d))  # nothing changed since the sweep wrote it: shown as it is, not run again
+    assert again.returncode == 0 and "(current: nothing it reads changed" in again.stderr, again.stderr
     # MLflow: one parent, the four runs its children, in the members' own store
     from mlflow.tracking import MlflowClient
     client = MlflowClient(f"sqlite:///{d}/mlflow.db")
