@@ -47,7 +47,8 @@ def _our_plot(path: Path) -> bool:
 def cmd_weights(args) -> int:
     "Print the class weights the config's loss settings give on its training labels (or on --counts)."
     from seqcls.config import load_config
-    from seqcls.weights import loss_class_weights, plot_class_weights, weights_table
+    from seqcls.explorer import plot_class_weights
+    from seqcls.weights import loss_class_weights, weights_table
     import datasets; datasets.disable_progress_bars()
     cfg = load_config(args.config, args.overrides)
     counts, names = _parse_list(args.counts, int), _parse_list(args.names)

@@ -139,7 +139,7 @@ def name_layout(px,                   # the points' x, in points on the page
                 hi: float = np.inf,   # the highest a name's centre may go
                ) -> tuple[np.ndarray, np.ndarray]:
     "Left edges and vertical centres of names for points (px, py), no two overlapping: each name right of its point, names that collide merged into a column spread vertically."
-    from seqcls.weights import spread_labels
+    from seqcls.plots import spread_labels
     px, py, widths = (np.asarray(a, dtype=np.float64) for a in (px, py, widths))
     group = np.arange(len(px))  # names that collided share a group: one column, spread vertically
     while True:
@@ -197,7 +197,7 @@ def _room_on_the_right(ax, x, extent_pt):
 def plot_f1_vs_frequency(run: dict):
     "Per-class F1 on the report split against the class's share of the training data."
     import matplotlib.pyplot as plt
-    from seqcls.weights import frequency_axis
+    from seqcls.plots import frequency_axis
     m = run["metrics"]
     names, counts = m["labels"], np.asarray(m["train_counts"], dtype=float)
     f1 = np.array([m["per_class"][n]["f1-score"] for n in names])

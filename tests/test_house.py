@@ -17,7 +17,7 @@ LAYERS = [
     {"predict", "report"},
     {"budget"},
     {"trainer", "callbacks", "persistence", "tracking", "preflight", "memory"},
-    {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights", "loss", "batches"},
+    {"data", "sources", "model", "fused_lora", "decision", "selection", "metrics", "weights", "loss", "batches", "explorer", "plots"},
     {"config"},
     {"training_args", "deepspeed_config"},
     {"jobs", "folders", "reading", "warm", "engine"},
@@ -65,7 +65,7 @@ def test_the_check_sees_an_upward_import(tmp_path):
 # the modules a command, a report or the explorer imports before anything trains: importing one must not pull in the
 # training stack (a second or more each on a GPU machine; the report notebooks and `seqcls --help` pay it otherwise)
 LIGHT = ["cli", "sweep", "compare", "crossval", "runplan", "launch", "report", "tracking", "decision", "selection", "metrics",
-         "weights", "config", "training_args", "deepspeed_config", "jobs", "folders", "reading", "warm", "engine", "errors", "dist", "console"]
+         "weights", "explorer", "plots", "config", "training_args", "deepspeed_config", "jobs", "folders", "reading", "warm", "engine", "errors", "dist", "console"]
 HEAVY = ("torch", "transformers", "datasets", "peft", "deepspeed", "mlflow", "sklearn", "matplotlib", "optuna")
 
 

@@ -11,7 +11,7 @@ collect_ignore = ["test_explorer.py"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-NOTEBOOK = ROOT / "nbs" / "10_weights.ipynb"
+NOTEBOOK = ROOT / "nbs" / "13_explorer.ipynb"
 # JupyterLab settings of the test's own: no "Jupyter news" pop-up over the page, every cell in the DOM (the default
 # windowing leaves cells out of the page until they are scrolled to).
 LAB_SETTINGS = {
@@ -52,7 +52,7 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
     work = home / "work"
     work.mkdir()
-    shutil.copy(NOTEBOOK, work / "10_weights.ipynb")  # the source notebook is never touched
+    shutil.copy(NOTEBOOK, work / "13_explorer.ipynb")  # the source notebook is never touched
     for name, value in LAB_SETTINGS.items():
         (home / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (home / "settings" / name).write_text(json.dumps(value))

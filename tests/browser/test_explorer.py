@@ -1,4 +1,4 @@
-"""The class-weight explorer as a person sees it: nbs/10_weights.ipynb (a copy) in JupyterLab, driven by headless Chromium.
+"""The class-weight explorer as a person sees it: nbs/13_explorer.ipynb (a copy) in JupyterLab, driven by headless Chromium.
 
 Run with `make test-browser` (it installs Debian's chromium and Playwright when missing). Screenshots land in
 tests/browser/screenshots/ (git-ignored).
@@ -63,8 +63,8 @@ def test_weights_explorer_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     t0 = time.monotonic()
     SCREENSHOTS.mkdir(exist_ok=True)
-    source_before = (ROOT / "nbs" / "10_weights.ipynb").read_bytes()
-    copy = lab["work"] / "10_weights.ipynb"
+    source_before = (ROOT / "nbs" / "13_explorer.ipynb").read_bytes()
+    copy = lab["work"] / "13_explorer.ipynb"
     n_code = sum(c["cell_type"] == "code" for c in json.loads(copy.read_text())["cells"])
 
     with sync_playwright() as p:
@@ -73,7 +73,7 @@ def test_weights_explorer_in_jupyterlab(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page_errors = []
             page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.goto(f"{lab['url']}/lab/tree/10_weights.ipynb?token={lab['token']}")
+            page.goto(f"{lab['url']}/lab/tree/13_explorer.ipynb?token={lab['token']}")
             page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=60_000)
             wait_kernel_idle(lab)
             kernels = [argv for argv in processes_under(lab["home"]).values() if "ipykernel_launcher" in argv]
@@ -143,5 +143,5 @@ def test_weights_explorer_in_jupyterlab(lab):
             assert page_errors == [], page_errors
         finally:
             browser.close()
-    assert (ROOT / "nbs" / "10_weights.ipynb").read_bytes() == source_before, "the test changed the source notebook"
+    assert (ROOT / "nbs" / "13_explorer.ipynb").read_bytes() == source_before, "the test changed the source notebook"
     print(f"\nrun all: {run_all_s:.0f} s; whole test: {time.monotonic() - t0:.0f} s; screenshots in {SCREENSHOTS}")
