@@ -20,7 +20,7 @@ from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
 __all__ = ['SWEEP_FILE', 'parse_grid', 'parse_seeds', 'Member', 'plan_members', 'member_overrides', 'Sweep', 'plan_sweep',
-           'run_members', 'open_parent_run', 'close_parent_run', 'comparison_is_current', 'write_comparison',
+           'run_members', 'open_parent_run', 'close_parent_run', 'write_comparison', 'comparison_is_current',
            'run_sweep']
 
 # %% ../nbs/75_sweep.ipynb #56c8a368
@@ -49,6 +49,8 @@ def parse_grid(specs: list[str]) -> dict[str, list]:
         grid[key] = values
     return grid
 
+
+# %% ../nbs/75_sweep.ipynb #0689b4f7
 def parse_seeds(text: str | None) -> list[int]:
     "`0,1,2` -> [0, 1, 2]."
     if not text: return []
@@ -84,6 +86,8 @@ def plan_members(grid: dict, seeds: list[int]) -> list[Member]:
             out.append(Member(name[:100], setting, seed))
     return out
 
+
+# %% ../nbs/75_sweep.ipynb #794e83d1
 def member_overrides(m: Member, overrides: list[str], sweep_dir: Path) -> list[str]:
     "The `--set` values that make one member: the sweep's, the grid's, the seed, the sweep directory."
     return [*overrides, *(f"{k}={json.dumps(v)}" for k, v in m.setting.items()), f"seed={m.seed}", f"training_args.output_dir={sweep_dir}"]
@@ -171,11 +175,6 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
 
-def _member_error(lines: list[str], rc: int) -> tuple[str, str]:
-    "A failed member's state (`diverged`: a result of its setting, not a fault; else `failed`) and what its `seqcls run` said."
-    said = said_error(lines, crashes=True)
-    return "diverged" if isinstance(error_for_exit(rc, said), TrainingDiverged) else "failed", said or f"exit code {rc}"
-
 def _result(sweep: Sweep, m: Member) -> None:
     "Read a finished member's validation macro-F1."
     f = sweep.dir / m.name / "metrics.json"
@@ -213,6 +212,13 @@ def run_members(sweep: Sweep, gpus: int = 0) -> None:
             if m.state == "running": m.state = "interrupted"  # (Ctrl-C, SIGTERM: each running member saved a checkpoint and stopped)
         sweep.save()
 
+# %% ../nbs/75_sweep.ipynb #3cd56702
+def _member_error(lines: list[str], rc: int) -> tuple[str, str]:
+    "A failed member's state (`diverged`: a result of its setting, not a fault; else `failed`) and what its `seqcls run` said."
+    said = said_error(lines, crashes=True)
+    return "diverged" if isinstance(error_for_exit(rc, said), TrainingDiverged) else "failed", said or f"exit code {rc}"
+
+
 # %% ../nbs/75_sweep.ipynb #ab734e0a
 def open_parent_run(sweep: Sweep) -> None:
     "Create (or, continuing a sweep, reopen) the sweep's MLflow parent run; a no-op when the members are not tracked."
@@ -229,6 +235,21 @@ def close_parent_run(sweep: Sweep, artifacts=()) -> None:
     if t is None or not t.active: return
     t.log_artifacts(artifacts)
     t.finish("FAILED" if any(m.state == "failed" for m in sweep.members) else "FINISHED")
+
+# %% ../nbs/75_sweep.ipynb #ee370304
+def write_comparison(folder: str | Path) -> list[Path]:
+    "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
+    import papermill as pm
+    folder = Path(folder)
+    if not any(m.state == "finished" for m in Sweep.load(folder).members):
+        raise ConfigError(f"`{folder}`: no member of the sweep has finished yet, so there is nothing to compare; run the sweep's "
+                          "command again to continue it")
+    hold_folder(folder, "seqcls sweep report")  # not while the sweep runs (its own report is written under its hold)
+    out = folder / "comparison.ipynb"
+    from seqcls.persistence import packaged_notebook
+    pm.execute_notebook(str(packaged_notebook("run_comparison.ipynb")), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
+                        progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    return [out, *sorted(folder.glob("comparison-*.png"))]
 
 # %% ../nbs/75_sweep.ipynb #30c6bf98
 def _sources(*modules) -> list[Path]:
@@ -252,19 +273,6 @@ def comparison_is_current(folder: str | Path) -> bool:
     reads += [f for d in members for f in [d / "metrics.json", d / "crossval.json", *d.glob("predictions-*.csv")]]
     return all(f.stat().st_mtime <= written for f in reads if f.exists())
 
-def write_comparison(folder: str | Path) -> list[Path]:
-    "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
-    import papermill as pm
-    folder = Path(folder)
-    if not any(m.state == "finished" for m in Sweep.load(folder).members):
-        raise ConfigError(f"`{folder}`: no member of the sweep has finished yet, so there is nothing to compare; run the sweep's "
-                          "command again to continue it")
-    hold_folder(folder, "seqcls sweep report")  # not while the sweep runs (its own report is written under its hold)
-    out = folder / "comparison.ipynb"
-    from seqcls.persistence import packaged_notebook
-    pm.execute_notebook(str(packaged_notebook("run_comparison.ipynb")), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
-                        progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    return [out, *sorted(folder.glob("comparison-*.png"))]
 
 # %% ../nbs/75_sweep.ipynb #4b14b40d
 def run_sweep(sweep: Sweep, gpus: int = 0, report: bool = True) -> Sweep:
