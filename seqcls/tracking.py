@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, logging, math, os, time
 from pathlib import Path
 
+from fastcore.basics import patch  # (a class built cell by cell, as execnb builds its own)
 
 from .config import RunConfig
 from .dist import is_rank_zero
@@ -97,87 +98,105 @@ class MlflowTracker(NullTracker):
         log.warning(f"MLflow tracking skipped: {what} failed at {self.uri} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
                       f"training continues and metrics are written to {self.cfg.metrics_path}")
 
-    def start(self, resume: bool = False, log_config: bool = True):
-        "Create the run (or continue the recorded one when resuming) and log the flattened config as params."
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
-        from mlflow.tracking import MlflowClient
-        from seqcls.console import adopt
-        adopt("mlflow", "alembic")  # MLflow prints through its own handler; its INFO lines belong in the log file
-        try: self.client = MlflowClient(tracking_uri=self.uri)  # a sqlite store is opened (and may be locked) here
-        except Exception as e: return self._skip("opening the store", e) or self
-        prev = self._recorded_run() if resume else None
-        if prev:
-            self.run_id = prev
-            self._call("resuming the run", self.client.update_run, prev, status="RUNNING")
-        else:
-            exp = self._call("opening the experiment", self._experiment_id)
-            tags = {"seqcls.output_dir": str(self.cfg.output_dir.resolve())}
-            if self.cfg.tracking.parent_run_id: tags["mlflow.parentRunId"] = self.cfg.tracking.parent_run_id  # a sweep's member
-            run = self._call("creating the run", lambda: self.client.create_run(exp, run_name=self.cfg.tracking.run_name or self.cfg.output_dir.name,
-                                                                               tags=tags)) if exp else None
-            self.run_id = run.info.run_id if run else None
-        if self.client is None or self.run_id is None: return self
-        self.active = True
-        self._record_run()
-        if log_config: self._log_params()
-        return self
 
-    def _experiment_id(self) -> str:
-        exp = self.client.get_experiment_by_name(self.cfg.tracking.experiment)
-        if exp: return exp.experiment_id
-        return self.client.create_experiment(self.cfg.tracking.experiment, artifact_location=artifact_location(self.uri))
+# %% ../nbs/45_tracking.ipynb #8af33c5f
+@patch
+def start(self: MlflowTracker, resume: bool = False, log_config: bool = True):
+    "Create the run (or continue the recorded one when resuming) and log the flattened config as params."
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    from mlflow.tracking import MlflowClient
+    from seqcls.console import adopt
+    adopt("mlflow", "alembic")  # MLflow prints through its own handler; its INFO lines belong in the log file
+    try: self.client = MlflowClient(tracking_uri=self.uri)  # a sqlite store is opened (and may be locked) here
+    except Exception as e: return self._skip("opening the store", e) or self
+    prev = self._recorded_run() if resume else None
+    if prev:
+        self.run_id = prev
+        self._call("resuming the run", self.client.update_run, prev, status="RUNNING")
+    else:
+        exp = self._call("opening the experiment", self._experiment_id)
+        tags = {"seqcls.output_dir": str(self.cfg.output_dir.resolve())}
+        if self.cfg.tracking.parent_run_id: tags["mlflow.parentRunId"] = self.cfg.tracking.parent_run_id  # a sweep's member
+        run = self._call("creating the run", lambda: self.client.create_run(exp, run_name=self.cfg.tracking.run_name or self.cfg.output_dir.name,
+                                                                           tags=tags)) if exp else None
+        self.run_id = run.info.run_id if run else None
+    if self.client is None or self.run_id is None: return self
+    self.active = True
+    self._record_run()
+    if log_config: self._log_params()
+    return self
 
-    def _recorded_run(self) -> str | None:
-        rec = read_run_record(self.run_file.parent, self.run_file.name)
-        return rec["run_id"] if rec is not None and rec.get("tracking_uri") == self.uri else None
+@patch
+def _experiment_id(self: MlflowTracker) -> str:
+    exp = self.client.get_experiment_by_name(self.cfg.tracking.experiment)
+    if exp: return exp.experiment_id
+    return self.client.create_experiment(self.cfg.tracking.experiment, artifact_location=artifact_location(self.uri))
 
-    def _record_run(self):
-        from seqcls.persistence import atomic_write_json
-        atomic_write_json(self.run_file, {"tracking_uri": self.uri, "run_id": self.run_id,
-                                                           "experiment": self.cfg.tracking.experiment})
+@patch
+def _recorded_run(self: MlflowTracker) -> str | None:
+    rec = read_run_record(self.run_file.parent, self.run_file.name)
+    return rec["run_id"] if rec is not None and rec.get("tracking_uri") == self.uri else None
 
-    def _log_params(self):
-        from mlflow.entities import Param
-        params = {k: ("null" if v is None else str(v))[:6000] for k, v in flatten_config(self.cfg.to_dict()).items()}
-        run = self._call("reading the run", self.client.get_run, self.run_id)
-        if run is None: return
-        have = run.data.params
-        new = [Param(k, v) for k, v in params.items() if k not in have]
-        changed = {f"changed_on_resume.{k}": v for k, v in params.items() if k in have and have[k] != v}
-        for i in range(0, len(new), 100):  # MLflow takes at most 100 params per batch
-            self._call("logging params", self.client.log_batch, self.run_id, params=new[i:i + 100])
-        for k, v in changed.items(): self._call("tagging changed params", self.client.set_tag, self.run_id, k, v)
+@patch
+def _record_run(self: MlflowTracker):
+    from seqcls.persistence import atomic_write_json
+    atomic_write_json(self.run_file, {"tracking_uri": self.uri, "run_id": self.run_id,
+                                                       "experiment": self.cfg.tracking.experiment})
 
-    def log_params(self, params: dict):
-        "Log parameters (strings, at most 6,000 characters each)."
-        if not self.active: return
-        from mlflow.entities import Param
-        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
-        for i in range(0, len(items), 100): self._call("logging params", self.client.log_batch, self.run_id, params=items[i:i + 100])
 
-    def log_metrics(self, metrics: dict, step: int | None = None):
-        "Log the numeric entries of `metrics` at `step`."
-        if not self.active: return
-        from mlflow.entities import Metric
-        ts, vals = int(time.time() * 1000), _scalars(metrics)
-        batch = [Metric(k, v, ts, step or 0) for k, v in vals.items()]
-        for i in range(0, len(batch), 1000):
-            self._call("logging metrics", self.client.log_batch, self.run_id, metrics=batch[i:i + 1000])
+# %% ../nbs/45_tracking.ipynb #dc77323e
+@patch
+def _log_params(self: MlflowTracker):
+    from mlflow.entities import Param
+    params = {k: ("null" if v is None else str(v))[:6000] for k, v in flatten_config(self.cfg.to_dict()).items()}
+    run = self._call("reading the run", self.client.get_run, self.run_id)
+    if run is None: return
+    have = run.data.params
+    new = [Param(k, v) for k, v in params.items() if k not in have]
+    changed = {f"changed_on_resume.{k}": v for k, v in params.items() if k in have and have[k] != v}
+    for i in range(0, len(new), 100):  # MLflow takes at most 100 params per batch
+        self._call("logging params", self.client.log_batch, self.run_id, params=new[i:i + 100])
+    for k, v in changed.items(): self._call("tagging changed params", self.client.set_tag, self.run_id, k, v)
 
-    def log_artifacts(self, paths):
-        "Upload files (those that exist) to the run."
-        if not self.active: return
-        for p in map(Path, paths):
-            if p.is_file(): self._call(f"uploading {p.name}", self.client.log_artifact, self.run_id, str(p))
 
-    def finish(self, status: str = "FINISHED"):
-        "End the run as FINISHED, FAILED or KILLED; a failure another rank already recorded is kept."
-        if self.active:
-            run = self._call("reading the run", self.client.get_run, self.run_id) if status != "FINISHED" else None
-            if run is None or run.info.status == "RUNNING":
-                self._call("ending the run", self.client.set_terminated, self.run_id, status)
-        self.active = False
+# %% ../nbs/45_tracking.ipynb #22294666
+@patch
+def log_params(self: MlflowTracker, params: dict):
+    "Log parameters (strings, at most 6,000 characters each)."
+    if not self.active: return
+    from mlflow.entities import Param
+    items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100): self._call("logging params", self.client.log_batch, self.run_id, params=items[i:i + 100])
+
+@patch
+def log_metrics(self: MlflowTracker, metrics: dict, step: int | None = None):
+    "Log the numeric entries of `metrics` at `step`."
+    if not self.active: return
+    from mlflow.entities import Metric
+    ts, vals = int(time.time() * 1000), _scalars(metrics)
+    batch = [Metric(k, v, ts, step or 0) for k, v in vals.items()]
+    for i in range(0, len(batch), 1000):
+        self._call("logging metrics", self.client.log_batch, self.run_id, metrics=batch[i:i + 1000])
+
+@patch
+def log_artifacts(self: MlflowTracker, paths):
+    "Upload files (those that exist) to the run."
+    if not self.active: return
+    for p in map(Path, paths):
+        if p.is_file(): self._call(f"uploading {p.name}", self.client.log_artifact, self.run_id, str(p))
+
+
+# %% ../nbs/45_tracking.ipynb #4dbcb347
+@patch
+def finish(self: MlflowTracker, status: str = "FINISHED"):
+    "End the run as FINISHED, FAILED or KILLED; a failure another rank already recorded is kept."
+    if self.active:
+        run = self._call("reading the run", self.client.get_run, self.run_id) if status != "FINISHED" else None
+        if run is None or run.info.status == "RUNNING":
+            self._call("ending the run", self.client.set_terminated, self.run_id, status)
+    self.active = False
+
 
 # %% ../nbs/45_tracking.ipynb #43a4ce1e
 class PeerTracker(NullTracker):
