@@ -15,7 +15,7 @@ from .metrics import SPLIT_NAMES, metric_rows
 # %% auto #0
 __all__ = ['REPORT_PLOTS', 'load_run', 'metrics_table', 'console_summary', 'training_summary', 'per_class_table', 'f1_intervals',
            'plot_loss_curves', 'plot_confusion_matrix', 'name_layout', 'plot_f1_vs_frequency', 'plot_weights_used',
-           'plot_out_of_fold', 'save_report_plots', 'PlotWarmer', 'log_to_mlflow']
+           'plot_out_of_fold', 'save_report_plots', 'ReportWarmer', 'log_to_mlflow']
 
 # %% ../nbs/80_report.ipynb #4031e0ea
 def load_run(run_dir: str | Path) -> dict:
@@ -255,11 +255,12 @@ def save_report_plots(run: dict, dpi: int = 110) -> list[Path]:
     return out
 
 # %% ../nbs/80_report.ipynb #fbad5391
-class PlotWarmer(threading.Thread):
-    "Import matplotlib and draw one small figure in the background, after the line `after_line` appears in `log` (at once without a log); `finish()` before plotting."
-    def __init__(self, log: str | Path | None = None, after_line: str = "first training step"):
-        super().__init__(daemon=True, name="seqcls-warm-plotting")
-        self.log, self.after_line, self.go, self.warmed = Path(log) if log else None, after_line, threading.Event(), False
+class ReportWarmer(threading.Thread):
+    """Import `modules` and matplotlib and draw one small figure in the background, after the line `after_line` appears
+    in `log` (at once without a log); `finish()` before the report's plots."""
+    def __init__(self, log: str | Path | None = None, modules: tuple[str, ...] = (), after_line: str = "first training step"):
+        super().__init__(daemon=True, name="seqcls-report-warmer")
+        self.log, self.modules, self.after_line, self.go, self.warmed = Path(log) if log else None, modules, after_line, threading.Event(), False
         self.start()
 
     def run(self):
@@ -267,6 +268,10 @@ class PlotWarmer(threading.Thread):
             try:
                 if self.after_line in self.log.read_text(errors="replace"): break
             except OSError: pass  # not written yet
+        import importlib
+        for m in self.modules:
+            try: importlib.import_module(m)
+            except Exception: pass  # (its user reports what is wrong, in its own words)
         try:
             import io
             from matplotlib.figure import Figure  # (not pyplot: this thread touches no global figure state)
