@@ -160,19 +160,28 @@ def cmd_run(a) -> None:
     spec = lambda n, s, seed, part, **kw: {"dataset": n, "setting": s[0], "overrides": [*a.set, *(o for o in s[1].split(";") if o)], "seed": seed, "part": part,
                                            "data_dir": str(data / n), "prep": str(work / f"{n}-prep"), "model": a.model, "max_length": a.max_length,
                                            "dir": str(work / n / s[0] / f"seed-{seed}" / "single"), "cvdir": str(work / n / s[0] / f"seed-{seed}" / "cv"), **kw}
+    done_before = _finished(Path(a.out)) if a.resume else {}
+    is_done = lambda sp: (key := (sp["dataset"], sp["setting"], sp["seed"], sp["part"])) in done_before and (
+        not sp["part"].startswith("fold") or ("cv",) + key[:3] in done_before or (Path(sp["cvdir"]) / "folds" / sp["part"] / "run_info.json").is_file())
     queue = []  # (priority, spec): lower first
     big = {n: (data / n / "train.csv").stat().st_size for n in names}
     for si, s in enumerate(settings):
         for seed in a.seeds:
             for n in sorted(names, key=lambda n: -big[n]):  # the longest first, so the pool ends together
-                pri = (si > 0, seed, si)
+                pri = (seed, si) if a.complete_seeds else (si > 0, seed, si)  # --complete-seeds: every setting of a seed before the next seed (the regret needs them all)
                 queue.append((pri, spec(n, s, seed, "single")))
                 if auto[n] or a.cv_everywhere: queue += [(pri, spec(n, s, seed, f"fold-{i}")) for i in range(1, K + 1)]
+                cv = done_before.get(("cv", n, s[0], seed))
+                if si == 0 and cv and (n, s[0], seed, "retrain") not in done_before:  # folds finished in an earlier call, their final model not
+                    queue.append(((-1,), spec(n, s, seed, "retrain", share=cv["cv_share"], decision=cv["decision"])))
+    skipped = [sp for _, sp in queue if is_done(sp)]
+    queue = [(p, sp) for p, sp in queue if not is_done(sp)]
+    if a.resume: print(f"resume: {len(skipped)} jobs done in {a.out}, {len(queue)} to run", flush=True)
     if a.trainer: queue += [((True, seed, 99), spec(n, ("trainer", ""), seed, "trainer")) for seed in a.seeds for n in names]
     queue.sort(key=lambda x: x[0])
     pending_folds = {}
     for _, sp in queue:
-        if sp["part"].startswith("fold") and sp["setting"] == settings[0][0]: pending_folds.setdefault((sp["dataset"], sp["seed"]), set()).add(sp["part"])
+        if sp["part"].startswith("fold") and sp["setting"] == settings[0][0] and (sp["dataset"], sp["setting"], sp["seed"], "retrain") not in done_before: pending_folds.setdefault((sp["dataset"], sp["seed"]), set()).add(sp["part"])
     import multiprocessing as mp
     pool = ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn"))
     running, done = {}, 0
@@ -208,6 +217,17 @@ def cmd_run(a) -> None:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     print(f"all done in {time.time() - t0:.0f} s", flush=True)
+
+
+def _finished(out: Path) -> dict:
+    "The jobs an earlier call finished (--resume): (dataset, setting, seed, part) -> its line; ('cv', dataset, setting, seed) -> the choice out of fold."
+    if not out.is_file(): return {}
+    got = {}
+    for r in _rows([out]):
+        if "error" in r or r.get("part") == "plan": continue
+        key = ("cv", r["dataset"], r["setting"], r["seed"]) if r.get("part") == "cv" else (r["dataset"], r["setting"], r["seed"], r["part"])
+        got[key] = r
+    return got
 
 
 def _rows(paths):
@@ -277,6 +297,8 @@ def main():
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2]); r.add_argument("--settings", nargs="+", default=["alpha0.5:"])
     r.add_argument("--workers", type=int, default=8); r.add_argument("--deadline", type=float, default=None); r.add_argument("--max-length", type=int, default=256)
     r.add_argument("--trainer", action="store_true", help="also the plain Trainer baseline"); r.add_argument("--cv-everywhere", action="store_true")
+    r.add_argument("--resume", action="store_true", help="skip the jobs --out already records (folds only where their folder is still there)")
+    r.add_argument("--complete-seeds", action="store_true", help="every setting of a seed before the next seed (for the regret) instead of the recipe's setting first")
     r.add_argument("--recipe", default="reuters-r8.yml", help="the config under configs/ (a smoke test: tiny.yml)")
     r.add_argument("--set", action="append", default=[], help="an override for every job (a smoke test: a short budget)")
     t = sub.add_parser("table"); t.add_argument("raw", nargs="+")
