@@ -174,10 +174,10 @@ def cmd_run(a) -> None:
                 cv = done_before.get(("cv", n, s[0], seed))
                 if si == 0 and cv and (n, s[0], seed, "retrain") not in done_before:  # folds finished in an earlier call, their final model not
                     queue.append(((-1,), spec(n, s, seed, "retrain", share=cv["cv_share"], decision=cv["decision"])))
-    skipped = [sp for _, sp in queue if is_done(sp)]
-    queue = [(p, sp) for p, sp in queue if not is_done(sp)]
-    if a.resume: print(f"resume: {len(skipped)} jobs done in {a.out}, {len(queue)} to run", flush=True)
     if a.trainer: queue += [((True, seed, 99), spec(n, ("trainer", ""), seed, "trainer")) for seed in a.seeds for n in names]
+    n_all = len(queue)
+    queue = [(p, sp) for p, sp in queue if not is_done(sp)]
+    if a.resume: print(f"resume: {n_all - len(queue)} jobs done in {a.out}, {len(queue)} to run", flush=True)
     queue.sort(key=lambda x: x[0])
     pending_folds = {}
     for _, sp in queue:
