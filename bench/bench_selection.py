@@ -184,6 +184,8 @@ def cmd_run(a) -> None:
         if sp["part"].startswith("fold") and sp["setting"] == settings[0][0] and (sp["dataset"], sp["setting"], sp["seed"], "retrain") not in done_before: pending_folds.setdefault((sp["dataset"], sp["seed"]), set()).add(sp["part"])
     import multiprocessing as mp
     pool = ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn"))
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # killed: the finally below ends the workers' trainings too
     running, done = {}, 0
     try:
         while queue or running:
@@ -215,7 +217,10 @@ def cmd_run(a) -> None:
                 print(f"[{done}] {time.time() - t0:6.0f} s {sp['dataset']} {sp['setting']} seed {sp['seed']} {sp['part']}: "
                       + (r.get("error") or f"test {r.get('test_f1_macro')} val {r.get('eval_f1_macro')} ({r.get('wall_s')} s)"), flush=True)
     finally:
+        procs = list((pool._processes or {}).values())  # a worker mid-training would go on without this process (an orphan)
         pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive(): p.terminate()
     print(f"all done in {time.time() - t0:.0f} s", flush=True)
 
 
