@@ -170,7 +170,7 @@ def cmd_run(a) -> None:
             for n in sorted(names, key=lambda n: -big[n]):  # the longest first, so the pool ends together
                 pri = (seed, si) if a.complete_seeds else (si > 0, seed, si)  # --complete-seeds: every setting of a seed before the next seed (the regret needs them all)
                 queue.append((pri, spec(n, s, seed, "single")))
-                if auto[n] or a.cv_everywhere: queue += [(pri, spec(n, s, seed, f"fold-{i}")) for i in range(1, K + 1)]
+                if (auto[n] or a.cv_everywhere) and not a.singles_only: queue += [(pri, spec(n, s, seed, f"fold-{i}")) for i in range(1, K + 1)]
                 cv = done_before.get(("cv", n, s[0], seed))
                 if si == 0 and cv and (n, s[0], seed, "retrain") not in done_before:  # folds finished in an earlier call, their final model not
                     queue.append(((-1,), spec(n, s, seed, "retrain", share=cv["cv_share"], decision=cv["decision"])))
@@ -304,6 +304,7 @@ def main():
     r.add_argument("--trainer", action="store_true", help="also the plain Trainer baseline"); r.add_argument("--cv-everywhere", action="store_true")
     r.add_argument("--resume", action="store_true", help="skip the jobs --out already records (folds only where their folder is still there)")
     r.add_argument("--complete-seeds", action="store_true", help="every setting of a seed before the next seed (for the regret) instead of the recipe's setting first")
+    r.add_argument("--singles-only", action="store_true", help="only the runs on the validation split (more seeds of the validation-split side when folds cannot be afforded)")
     r.add_argument("--recipe", default="reuters-r8.yml", help="the config under configs/ (a smoke test: tiny.yml)")
     r.add_argument("--set", action="append", default=[], help="an override for every job (a smoke test: a short budget)")
     t = sub.add_parser("table"); t.add_argument("raw", nargs="+")
