@@ -34,7 +34,8 @@ $(STAMP):
 run: $(STAMP)
 	$(BIN)/seqcls run configs/default.yml
 
-# The notebooks' tests (~30 s, one core) run beside pytest (one process, mostly one core): ~25 s less on 2 cores.
+# The notebooks' tests (~30 s, one core) run beside pytest (one process, mostly one core) on the other core (clean-clone
+# make test: 7:49 before, 7:37 and 8:09 after: a gain inside the runs' spread; bench/RESULTS.md section 7).
 test: $(STAMP)
 	$(MAKE) --no-print-directory sync-check
 	$(MAKE) --no-print-directory -j2 nbtest pytest
