@@ -86,8 +86,12 @@ def _type_name(hint) -> str:
 def no_sync_defaults(ta: dict) -> dict:
     """seqcls's defaults where `training_args` leaves them unset, so no step waits for the GPU: batches copied to the GPU
     without blocking (from pinned memory), and the loss not tested for NaN on the host every step (the Trainer would
-    then also hide a NaN loss from the logs)."""
+    then also hide a NaN loss from the logs). And dataloader workers, where `dataloader_num_workers` asks for them,
+    started once per loader (`dataloader_persistent_workers`), not at every epoch and every evaluation: on the H200
+    of bench/RESULTS.md section 6 a worker start cost seconds, and a 20-epoch training with 10 evaluations took 374 s
+    with 2 restarted workers, 37 s with none."""
     ta.setdefault("logging_nan_inf_filter", False)
+    if (ta.get("dataloader_num_workers") or 0) > 0: ta.setdefault("dataloader_persistent_workers", True)
     acc = ta.get("accelerator_config")
     pinned = ta.get("dataloader_pin_memory", True) and not ta.get("use_cpu")  # use_cpu turns pinned memory off
     if pinned and (acc is None or isinstance(acc, dict)):
