@@ -136,7 +136,7 @@ def run_seqcls(data_dir: Path, prep: Path, model: str, max_length: int, seed: in
     sets, _ = splits_of(data_dir, prep, model, max_length)
     out_dir = tempfile.mkdtemp()
     cfg = load_config(RECIPE, sets + [f"training_args.output_dir={out_dir}/run", f"seed={seed}", "tracking.enabled=false",
-                                      "training_args.dataloader_num_workers=1", *overrides])
+                                      *overrides])  # the recipe's dataloader workers (none: a worker start costs seconds on a GPU machine)
     import pandas as pd
     try:
         m = train(cfg)

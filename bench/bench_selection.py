@@ -91,7 +91,7 @@ def job(spec: dict) -> dict:
     from seqcls.train import train
     data_dir, prep, out = Path(spec["data_dir"]), Path(spec["prep"]), Path(spec["dir"])  # (out: the single run's folder)
     sets, _ = splits_of(data_dir, prep, spec["model"], spec["max_length"])
-    base = [*sets, f"seed={spec['seed']}", "tracking.enabled=false", "training_args.dataloader_num_workers=1", "training_args.disable_tqdm=true", *spec["overrides"]]
+    base = [*sets, f"seed={spec['seed']}", "tracking.enabled=false", "training_args.disable_tqdm=true", *spec["overrides"]]
     t0 = time.time()
     if spec["part"] == "trainer":
         return {**{k: spec[k] for k in ("dataset", "setting", "seed", "part")}, **plain_trainer(spec["model"], prep, spec["seed"]), "wall_s": round(time.time() - t0, 1)}
@@ -162,7 +162,7 @@ def cmd_run(a) -> None:
                                            "dir": str(work / n / s[0] / f"seed-{seed}" / "single"), "cvdir": str(work / n / s[0] / f"seed-{seed}" / "cv"), **kw}
     done_before = _finished(Path(a.out)) if a.resume else {}
     is_done = lambda sp: (key := (sp["dataset"], sp["setting"], sp["seed"], sp["part"])) in done_before and (
-        not sp["part"].startswith("fold") or ("cv",) + key[:3] in done_before or (Path(sp["cvdir"]) / "folds" / sp["part"] / "run_info.json").is_file())
+        not sp["part"].startswith("fold") or ("cv",) + key[:3] in done_before or (Path(sp["cvdir"]) / "folds" / sp["part"] / "test_trajectory.npy").is_file())
     queue = []  # (priority, spec): lower first
     big = {n: (data / n / "train.csv").stat().st_size for n in names}
     for si, s in enumerate(settings):
@@ -206,14 +206,17 @@ def cmd_run(a) -> None:
                 if sp["part"].startswith("fold") and "error" not in r:
                     folds_dir = Path(sp["cvdir"]) / "folds"
                     k = len(counts[sp["dataset"]]["train"])
-                    if all((folds_dir / f"fold-{i}" / "run_info.json").is_file() for i in range(1, K + 1)):
+                    write_jsonl(Path(a.out), [r]); r = None  # first: a failing summary below must not lose this training
+                    # test_trajectory.npy is a fold's last file (run_info.json is written when it starts: a fold still running has one)
+                    if all((folds_dir / f"fold-{i}" / "test_trajectory.npy").is_file() for i in range(1, K + 1)):
                         tune = k == 2  # decision.tune auto
                         summ = cv_summary(folds_dir, k, tune)
                         write_jsonl(Path(a.out), [{"bench": "selection", "part": "cv", "dataset": sp["dataset"], "setting": sp["setting"], "seed": sp["seed"], **summ}])
                         if sp["setting"] == settings[0][0] and key in pending_folds:  # the recipe's own setting: its final model too
                             pending_folds.pop(key)
                             queue.insert(0, ((False, -1, 0), spec(sp["dataset"], settings[0], sp["seed"], "retrain", share=summ["cv_share"], decision=summ["decision"])))
-                write_jsonl(Path(a.out), [r])
+                if r is not None: write_jsonl(Path(a.out), [r])
+                else: r = _finished(Path(a.out)).get((sp["dataset"], sp["setting"], sp["seed"], sp["part"]), {})
                 print(f"[{done}] {time.time() - t0:6.0f} s {sp['dataset']} {sp['setting']} seed {sp['seed']} {sp['part']}: "
                       + (r.get("error") or f"test {r.get('test_f1_macro')} val {r.get('eval_f1_macro')} ({r.get('wall_s')} s)"), flush=True)
     finally:
