@@ -35,23 +35,25 @@ run: $(STAMP)
 	$(BIN)/seqcls run configs/default.yml
 
 # The suite in two lanes, one a core (one pytest process took 5.5-6.5 minutes and left the second core idle once the
-# notebooks' tests had ended: bench/RESULTS.md section 7). Lane a: pytest on the failure and launcher tests. Lane b: the
-# notebooks' tests, DeepSpeed's CPU communication op (what the first DeepSpeed run of a fresh machine compiles, ~25 s:
-# compiled here, beside lane a, instead of inside a timed test), then pytest on the rest. --output-sync: each lane's
-# output in one piece. `make pytest` is the same tests in one process.
-PYTEST_B := tests/test_engine.py tests/test_sweep.py tests/test_crossval.py tests/test_longtail.py tests/test_cli.py \
-	tests/test_house.py tests/test_quality.py tests/test_bench_profile.py
+# notebooks' tests had ended: bench/RESULTS.md section 7). Lane b first compiles DeepSpeed's CPU communication op (what
+# the first DeepSpeed run of a fresh machine compiles, ~30 s; lane a starts with tests that need no DeepSpeed, and a
+# run that needs the op while it compiles waits for it), then the notebooks' tests, then pytest on its files; lane a is
+# pytest on every other test file (a new file lands there). --output-sync: each lane's output in one piece.
+# `make pytest` runs the same tests in one process.
+PYTEST_B := tests/test_train.py tests/test_engine.py tests/test_sweep.py tests/test_crossval.py tests/test_longtail.py \
+	tests/test_cli.py tests/test_house.py tests/test_quality.py tests/test_bench_profile.py
+PYTEST_A := tests/test_run.py $(filter-out tests/test_run.py $(PYTEST_B),$(sort $(wildcard tests/test_*.py)))
 test: $(STAMP)
 	$(MAKE) --no-print-directory sync-check
 	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-a lane-b
 
 pytest-a: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q $(addprefix --ignore=,$(PYTEST_B)) tests/
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_A)
 
 lane-b: $(STAMP)
+	set -o pipefail; $(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" 2>&1 | tail -1
 	$(BIN)/nbdev-test --skip-file-re "^([_.]|run_)"
 	@echo "nbdev-test: all notebooks passed"
-	set -o pipefail; $(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" 2>&1 | tail -1
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_B)
 
 # Notebooks are the source: cleaning and exporting them must change nothing tracked.
