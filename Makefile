@@ -38,14 +38,15 @@ run: $(STAMP)
 # notebooks' tests had ended: bench/RESULTS.md section 7). Lane b first compiles DeepSpeed's CPU communication op (what
 # the first DeepSpeed run of a fresh machine compiles, ~30 s; lane a starts with tests that need no DeepSpeed, and a
 # run that needs the op while it compiles waits for it), then the notebooks' tests, then pytest on its files; lane a is
-# pytest on every other test file (a new file lands there). --output-sync: each lane's output in one piece.
+# pytest on every other test file (a new file lands there). --output-sync: each lane's output in one piece. One torch
+# thread a process: two lanes of two threads each on two cores made some tests 2-6x slower (threads waiting on threads).
 # `make pytest` runs the same tests in one process.
 PYTEST_B := tests/test_train.py tests/test_engine.py tests/test_sweep.py tests/test_crossval.py tests/test_longtail.py \
 	tests/test_cli.py tests/test_house.py tests/test_quality.py tests/test_bench_profile.py
 PYTEST_A := tests/test_run.py $(filter-out tests/test_run.py $(PYTEST_B),$(sort $(wildcard tests/test_*.py)))
 test: $(STAMP)
 	$(MAKE) --no-print-directory sync-check
-	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-a lane-b
+	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target pytest-a lane-b
 
 pytest-a: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_A)
