@@ -41,7 +41,7 @@ run: $(STAMP)
 # pytest on every other test file (a new file lands there). --output-sync: each lane's output in one piece. One torch
 # thread a process: two lanes of two threads each on two cores made some tests 2-6x slower (threads waiting on threads).
 # `make pytest` runs the same tests in one process.
-PYTEST_B := tests/test_train.py tests/test_engine.py tests/test_sweep.py tests/test_crossval.py tests/test_longtail.py \
+PYTEST_B := tests/test_train.py tests/test_engine.py tests/test_sweep.py tests/test_longtail.py \
 	tests/test_cli.py tests/test_house.py tests/test_quality.py tests/test_bench_profile.py
 PYTEST_A := tests/test_run.py $(filter-out tests/test_run.py $(PYTEST_B),$(sort $(wildcard tests/test_*.py)))
 test: $(STAMP)
