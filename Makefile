@@ -39,7 +39,8 @@ run: $(STAMP)
 # the first DeepSpeed run of a fresh machine compiles, ~30 s; lane a starts with tests that need no DeepSpeed, and a
 # run that needs the op while it compiles waits for it), then the notebooks' tests, then pytest on its files; lane a is
 # pytest on every other test file (a new file lands there). --output-sync: each lane's output in one piece. One torch
-# thread a process: two lanes of two threads each on two cores made some tests 2-6x slower (threads waiting on threads).
+# thread a process: two lanes of two threads each on two cores made some tests 2-6x slower
+# (4 threads on 2 cores; with one thread the slowest case went from 47 s to 12 s).
 # `make pytest` runs the same tests in one process.
 PYTEST_B := tests/test_train.py tests/test_engine.py tests/test_sweep.py tests/test_longtail.py \
 	tests/test_cli.py tests/test_house.py tests/test_quality.py tests/test_bench_profile.py
@@ -53,8 +54,7 @@ pytest-a: $(STAMP)
 
 lane-b: $(STAMP)
 	set -o pipefail; $(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" 2>&1 | tail -1
-	$(BIN)/nbdev-test --skip-file-re "^([_.]|run_)"
-	@echo "nbdev-test: all notebooks passed"
+	$(MAKE) --no-print-directory nbtest
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_B)
 
 # Notebooks are the source: cleaning and exporting them must change nothing tracked.
@@ -71,7 +71,7 @@ nbtest: $(STAMP)
 	@echo "nbdev-test: all notebooks passed"
 
 # One process. (pytest-xdist's two workers were tried: they pushed the timed fault test, a rank that fails must end its
-# job within 120 s, to 95 s, as it then also compiled DeepSpeed's op; the lanes above balance by file instead.)
+# job within 120 s, to 95 s; the lanes above compile DeepSpeed's op first, which that test otherwise pays, and split by file.)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q tests/
 

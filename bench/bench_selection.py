@@ -203,10 +203,10 @@ def cmd_run(a) -> None:
                 except Exception as e: r = {**{k: sp[k] for k in ("dataset", "setting", "seed", "part")}, "error": f"{type(e).__name__}: {str(e)[:300]}"}
                 r["bench"] = "selection"; done += 1
                 key = (sp["dataset"], sp["seed"])
+                write_jsonl(Path(a.out), [r])  # first: a failing summary below must not lose this training
                 if sp["part"].startswith("fold") and "error" not in r:
                     folds_dir = Path(sp["cvdir"]) / "folds"
                     k = len(counts[sp["dataset"]]["train"])
-                    write_jsonl(Path(a.out), [r]); r = None  # first: a failing summary below must not lose this training
                     # test_trajectory.npy is a fold's last file (run_info.json is written when it starts: a fold still running has one)
                     if all((folds_dir / f"fold-{i}" / "test_trajectory.npy").is_file() for i in range(1, K + 1)):
                         tune = k == 2  # decision.tune auto
@@ -215,8 +215,6 @@ def cmd_run(a) -> None:
                         if sp["setting"] == settings[0][0] and key in pending_folds:  # the recipe's own setting: its final model too
                             pending_folds.pop(key)
                             queue.insert(0, ((False, -1, 0), spec(sp["dataset"], settings[0], sp["seed"], "retrain", share=summ["cv_share"], decision=summ["decision"])))
-                if r is not None: write_jsonl(Path(a.out), [r])
-                else: r = _finished(Path(a.out)).get((sp["dataset"], sp["setting"], sp["seed"], sp["part"]), {})
                 print(f"[{done}] {time.time() - t0:6.0f} s {sp['dataset']} {sp['setting']} seed {sp['seed']} {sp['part']}: "
                       + (r.get("error") or f"test {r.get('test_f1_macro')} val {r.get('eval_f1_macro')} ({r.get('wall_s')} s)"), flush=True)
     finally:
