@@ -6,6 +6,8 @@ suite, several seeds, through seqcls's own training path (`seqcls.train.train`, 
     python bench/bench_selection.py run --data DATA --model MODEL --out RAW.jsonl --work /tmp/sel \\
         --seeds 0 1 2 --settings alpha0.5:loss.alpha=0.5 alpha0:loss.alpha=0 alpha1:loss.alpha=1 --workers 14 --deadline 480
     python bench/bench_selection.py table RAW.jsonl
+    python bench/bench_selection.py outer --data DATA --model MODEL --datasets trec6-tail r8-500   # then `run` on <name>-outer:
+                                      # the final model (retrain vs the folds' ensemble) judged on seqcls's validation split
 
 Jobs, most important first (a `--deadline` skips what has not started by then, and says so):
 1. every dataset, the first setting (the recipe's own), each seed: the run on the validation split ("single"), and,
@@ -290,8 +292,41 @@ def cmd_table(a) -> None:
         print(line + f" {worst} {q[worst]:.3f} |")
     for k, xs in regrets.items():
         if xs: print(f"mean regret, {'validation split' if k == 'val' else 'out of fold'}: {np.mean(xs):+.4f} over {len(xs)} datasets (worst {min(xs):+.4f})")
+    print("\nPer seed (each seed's own runs: the setting each way chooses on that seed, judged by that seed's test scores):")
+    print("| dataset | seed | best on test | chosen on validation (regret) | chosen out of fold (regret) | worst on test |")
+    print("|---|---|---|---|---|---|")
+    per = {"val": [], "cv": []}; worst_hits = {"val": 0, "cv": 0}
+    for n in plan["counts"]:
+        for seed in sorted({r["seed"] for r in get(dataset=n, part="single")}):
+            one = lambda s, p: get(dataset=n, setting=s, seed=seed, part=p)
+            have = [s for s in settings if one(s, "single") and one(s, "cv")]
+            if len(have) < len(settings): continue
+            q = {s: one(s, "single")[-1].get("test_tuned_f1_macro") or one(s, "single")[-1]["test_f1_macro"] for s in have}
+            v = {s: one(s, "single")[-1]["eval_f1_macro"] for s in have}; c = {s: one(s, "cv")[-1]["cv_f1_macro"] for s in have}
+            best, worst = max(have, key=q.get), min(have, key=q.get)
+            by = {"val": max(have, key=v.get), "cv": max(have, key=c.get)}
+            for k in by: per[k].append(q[by[k]] - q[best]); worst_hits[k] += by[k] == worst
+            print(f"| {n} | {seed} | {best} {q[best]:.3f} | {by['val']} ({q[by['val']] - q[best]:+.3f}) | {by['cv']} ({q[by['cv']] - q[best]:+.3f}) | {worst} {q[worst]:.3f} |")
+    for k, xs in per.items():
+        if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'}: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, the worst setting chosen {worst_hits[k]} times")
     print("\nWall time per job (s), mean:", {p: round(float(np.mean([r['wall_s'] for r in rows if r.get('part', '').startswith(p) and 'wall_s' in r])), 1)
                                           for p in ("single", "fold", "retrain", "trainer") if any(r.get('part', '').startswith(p) and 'wall_s' in r for r in rows)})
+
+
+def cmd_outer(a) -> None:
+    "The nested check of the final model: `<name>-outer/` whose train.csv is seqcls's training split of <name> and whose test.csv is its validation split."
+    import pandas as pd
+    from datasets import load_from_disk
+    data, work = Path(a.data), Path(a.work)
+    for n in a.datasets:
+        prep = work / f"{n}-prep"
+        _prepare(data / n, prep, a.model, a.max_length)  # seqcls's own split, as a run on this dataset makes it
+        dd = load_from_disk(str(prep))
+        names = dd["train"].features["label"].names
+        out = data / f"{n}-outer"; out.mkdir(exist_ok=True)
+        for split, f in (("train", "train.csv"), ("validation", "test.csv")):
+            pd.DataFrame({"text": dd[split]["text"], "label": [names[i] for i in dd[split]["label"]]}).to_csv(out / f, index=False)
+        print(out, {k: len(v) for k, v in dd.items()}, flush=True)
 
 
 def main():
@@ -309,8 +344,11 @@ def main():
     r.add_argument("--recipe", default="reuters-r8.yml", help="the config under configs/ (a smoke test: tiny.yml)")
     r.add_argument("--set", action="append", default=[], help="an override for every job (a smoke test: a short budget)")
     t = sub.add_parser("table"); t.add_argument("raw", nargs="+")
+    o = sub.add_parser("outer", help="datasets whose test split is seqcls's validation split (retrain vs ensemble judged on validation)")
+    o.add_argument("--data", required=True); o.add_argument("--model", required=True); o.add_argument("--datasets", nargs="+", required=True)
+    o.add_argument("--work", default=tempfile.mkdtemp(prefix="outer-")); o.add_argument("--max-length", type=int, default=256)
     a = ap.parse_args()
-    cmd_run(a) if a.cmd == "run" else cmd_table(a)
+    {"run": cmd_run, "table": cmd_table, "outer": cmd_outer}[a.cmd](a)
 
 
 if __name__ == "__main__":
