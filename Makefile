@@ -19,7 +19,7 @@ export TOKENIZERS_PARALLELISM := false
 SNAPSHOT = { git ls-files 2>/dev/null && git ls-files --others --exclude-standard 2>/dev/null || find nbs seqcls -type f -not -path "*/__pycache__/*"; } \
 	| sort -u | tr '\n' '\0' | xargs -0 sha1sum 2>/dev/null
 
-.PHONY: setup run test pytest-a lane-b test-fast test-slow test-browser browser-deps sync-check nbtest pytest export clean
+.PHONY: setup run warm test pytest-a lane-b test-fast test-slow test-browser browser-deps sync-check nbtest pytest export clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ $(STAMP):
 
 run: $(STAMP)
 	$(BIN)/seqcls run configs/default.yml
+
+# Optional: a process with the training stack imported, kept for the commands that follow in this environment
+# (`seqcls warm start`; its key includes the variables exported above, so `make run` finds it). Ends after 20 idle minutes.
+warm: $(STAMP)
+	$(BIN)/seqcls warm start --wait
 
 # The suite in two lanes, one a core (one pytest process took 5.5-6.5 minutes and left the second core idle once the
 # notebooks' tests had ended: bench/RESULTS.md section 7). Lane b first compiles DeepSpeed's CPU communication op (what

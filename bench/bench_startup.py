@@ -7,6 +7,8 @@
           `seqcls.startup` lines of each train.log (launch.sh, imports, data, model, trainer, first step) and the wall time
   sweep   `seqcls sweep` over loss.alpha (--members values, seed 0), warm then cold: each member's wall time, and its
           overhead = wall - the training's own train_runtime (evaluation, the test split and the report are overhead here)
+  --daemon adds a third way to run and sweep: `seqcls warm start --wait` before the command (its imports not timed:
+          they were done before the command, as for a user who started it earlier), `seqcls warm stop` after
   engine  the same sweep through the engine (`--engine sqlite:///...` and one `seqcls worker` on the same GPUs), warm
 Training only where it matters: `--steps` optimizer steps, no evaluation during training, MLflow off (tracking is
 measured elsewhere), the model's weights random when --random-init (start-up does not depend on them). One JSON line
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--steps", type=int, default=40); ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--random-init", action="store_true"); ap.add_argument("--parts", nargs="+", default=["run", "sweep", "engine"])
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--daemon", action="store_true", help="also a third way: a daemon started before the command (`seqcls warm start`)")
     a = ap.parse_args()
     work, out = Path(a.work), Path(a.out)
     work.mkdir(parents=True, exist_ok=True)
@@ -57,24 +60,31 @@ def main():
     cli = [sys.executable, "-m", "seqcls.cli"]
     base_env = {k: v for k, v in os.environ.items() if k not in ("SEQCLS_WARM", "SEQCLS_COLD", "SEQCLS_ENGINE")}
     modes = {"cold": {**base_env, "SEQCLS_COLD": "1"}, "warm": dict(base_env)}
+    if a.daemon: modes["daemon"] = dict(base_env)  # `seqcls warm start --wait` before the command (not timed), stopped after it
+
+    def daemon(mode: str, action: str) -> None:
+        if mode == "daemon": subprocess.run([*cli, "warm", action, *(["--wait", "--idle", "10"] if action == "start" else [])], cwd=ROOT, env=modes[mode], check=True, capture_output=True)
     for part in a.parts:
         if part == "run":
             for i in range(2):
                 for mode, env in modes.items():
                     name = f"{mode}-{i}"
+                    daemon(mode, "start")
                     t0 = time.time()
                     r = subprocess.run([*cli, "run", str(ROOT / "configs/default.yml"), "--run-name", name, "--quiet",
                                         *[x for s in [*sets, f"training_args.output_dir={work}/runs"] for x in ("--set", s)]],
                                        cwd=ROOT, env=env, capture_output=True, text=True)
                     wall = time.time() - t0
+                    daemon(mode, "stop")
                     m = json.loads((work / "runs" / name / "metrics.json").read_text()) if (work / "runs" / name / "metrics.json").is_file() else {}
                     emit(out, {"bench": "startup-run", "mode": mode, "i": i, "exit": r.returncode, "wall_s": round(wall, 1),
                                "train_runtime_s": m.get("train_runtime"), "startup": startup_lines(work / "runs" / name / "train.log"),
                                "err": r.stderr[-800:] if r.returncode else ""})
         elif part in ("sweep", "engine"):
             values = ",".join(str(round(x / max(1, a.members - 1), 2)) for x in range(a.members))
-            for mode in (["warm", "cold"] if part == "sweep" else ["warm"]):
+            for mode in ([*(["daemon"] if a.daemon else []), "warm", "cold"] if part == "sweep" else ["warm"]):
                 name = f"{part}-{mode}"
+                daemon(mode, "start")
                 env, extra, worker = dict(modes[mode]), [], None
                 if part == "engine":
                     url = f"sqlite:///{work}/engine.db"
@@ -85,6 +95,7 @@ def main():
                                     *[x for s in [*sets, f"training_args.output_dir={work}/runs"] for x in ("--set", s)], *extra],
                                    cwd=ROOT, env=env, capture_output=True, text=True)
                 wall = time.time() - t0
+                daemon(mode, "stop")
                 if worker is not None: worker.terminate(); worker.wait(timeout=120)
                 members = []
                 d = work / "runs" / name

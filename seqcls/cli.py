@@ -12,7 +12,7 @@ from .errors import CRASH_LINE, SeqclsError, error_class
 
 # %% auto #0
 __all__ = ['PLOT_TITLE', 'PATH_ERRNOS', 'cmd_config_check', 'cmd_weights', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_sweep',
-           'cmd_worker', 'cmd_predict', 'OneLineParser', 'build_parser', 'main']
+           'cmd_worker', 'cmd_warm', 'cmd_predict', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #1729b05d
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -199,6 +199,22 @@ def cmd_worker(args) -> int:
     from seqcls.launch import visible_gpus
     return work(args.url, gpu_slots(visible_gpus(), args.num_gpus, args.parallel), idle_exit=args.idle_exit)
 
+def cmd_warm(args) -> int:
+    "`seqcls warm start|stop|status`: a zygote that outlives the command (seqcls.warm), for the commands that follow in this environment."
+    import os, tempfile
+    from seqcls.errors import SeqclsError
+    from seqcls.warm import daemon_key, daemons, start_daemon, stop_daemons
+    if args.action == "stop": say(f"warm: asked {n} daemon(s) to end (what they forked runs to its end)" if (n := len(stop_daemons())) else "warm: no daemon runs")
+    elif args.action == "status":
+        for d in daemons() or [None]: say(f"warm: daemon {d['pid']} key {d['key']}: {'imports done' if d['ready'] else 'importing'}, {'this' if d['matches'] else 'another (not used from here)'} environment; log {d['log']}" if d else "warm: no daemon runs")
+    elif (path := start_daemon(args.idle * 60, wait=600 if args.wait else 0)) is None:
+        raise SeqclsError(f"seqcls warm: {tempfile.gettempdir()}/seqcls-warm-{os.getuid()} is not a folder only you can enter; remove it, or run without a daemon")
+    elif args.wait and not os.path.exists(path + ".imported"): raise SeqclsError(f"seqcls warm: the daemon could not import the training stack; see {os.path.dirname(path)}/zygote.log")
+    else: say(f"warm: a daemon for this environment (key {daemon_key()}) {'has imported' if args.wait else 'is importing'} the training stack; `seqcls run`, `sweep` and `worker` "
+              f"started from this environment fork from it; it ends after {args.idle:g} minutes without a training, or on `seqcls warm stop`")
+    return 0
+
+
 # %% ../nbs/90_cli.ipynb #4d4c16fb
 def cmd_predict(args) -> int:
     "Predict a CSV/JSONL/Parquet file with a trained run or model."
@@ -281,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="end after this long without a job (default: run until stopped)")
     wk.set_defaults(func=cmd_worker)
 
+    wm = sub.add_parser("warm", help="a process with the training stack imported, kept for the commands that follow (start | stop | status)")
+    wm.add_argument("action", choices=["start", "stop", "status"], help="start one for this environment, stop every one, or list them")
+    wm.add_argument("--idle", type=float, default=20, metavar="MINUTES", help="with start: end after this long without a training (default 20)")
+    wm.add_argument("--wait", action="store_true", help="with start: return once its imports are done")
+    wm.set_defaults(func=cmd_warm)
+
     pd_ = sub.add_parser("predict", help="predict a CSV/JSONL/Parquet file with a trained run")
     pd_.add_argument("model", metavar="RUN_OR_MODEL_DIR", help="a run directory or its model/ folder")
     pd_.add_argument("input", metavar="INPUT", help="CSV, JSON Lines or Parquet file")
@@ -300,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     import os, time
     os.environ.setdefault(START_ENV, str(time.time()))  # the training logs how long its first step took from here
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "sweep", "worker", "warm"): from .warm import pin_daemon_key; pin_daemon_key()  # before any import changes the environment
     from seqcls.errors import Terminated, raise_on_sigterm, say_error
     raise_on_sigterm()
     setup_console(verbose=getattr(args, "verbose", False))  # lines for people; library chatter stays out of the terminal  # SIGTERM runs the same clean-ups as Ctrl-C (no half-written dataset or output file)

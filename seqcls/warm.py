@@ -4,11 +4,12 @@
 
 # %% ../nbs/74_warm.ipynb #54efb12e
 from __future__ import annotations
-import json, os, selectors, signal, socket, subprocess, sys, tempfile, threading, time
+import json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WARM_ENV', 'PRELOAD', 'serve', 'start_zygote', 'stop_zygote', 'start_kernel', 'run_warm', 'main']
+__all__ = ['WARM_ENV', 'PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serve', 'daemon_key', 'pin_daemon_key', 'daemon_root', 'find_daemon',
+           'start_daemon', 'daemons', 'stop_daemons', 'start_zygote', 'stop_zygote', 'start_kernel', 'run_warm', 'main']
 
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
@@ -47,10 +48,12 @@ def _child(req: dict, fds: list[int]) -> None:
         except Exception: pass
         os._exit(code)
 
-def serve(path: str, preload=PRELOAD) -> None:
+def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
     """Import the training stack one module after another, serving fork requests on the socket `path` from the start
     (between two imports, then in a loop), until SIGTERM or the parent goes away. A request that comes early (the input
-    check of `seqcls run`) gets a child with what is imported so far, which imports the rest beside the zygote."""
+    check of `seqcls run`) gets a child with what is imported so far, which imports the rest beside the zygote.
+    With `idle` (seconds) it is a daemon (`seqcls warm start`): it outlives its parent, ends after `idle` seconds
+    without a request or a running child, and on SIGTERM stops taking requests and ends once its children have."""
     global _ready_at
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() without creating a CUDA context
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -70,14 +73,23 @@ def serve(path: str, preload=PRELOAD) -> None:
     except BaseException:
         Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
     logging.getLogger().handlers.clear()
-    _ready_at = time.time()
-    while not stop and os.getppid() == parent: _serve_once(srv, sel, kids, timeout=0.2)
-    for pid in list(kids): _end(pid, kids, sel)
+    _ready_at = last = time.time()
+    Path(path + ".imported").write_text(str(_ready_at))
+    while not stop and (idle is not None or os.getppid() == parent):
+        if _serve_once(srv, sel, kids, timeout=0.2) or kids: last = time.time()
+        elif idle is not None and time.time() - last > idle: break
+    if idle is None:
+        for pid in list(kids): _end(pid, kids, sel)
+        return
+    sel.unregister(srv); srv.close(); shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # a daemon: no new callers find it
+    while kids: _serve_once(srv, sel, kids, timeout=0.2)  # its trainings belong to running commands: they finish
 
-def _serve_once(srv, sel, kids: dict, timeout: float) -> None:
-    "Fork a child for each request that came, tell callers whose child ended its exit code, stop the children of callers gone."
+def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
+    "Fork a child for each request that came, tell callers whose child ended its exit code, stop the children of callers gone; whether a request came."
+    came = False
     for key, _ in sel.select(timeout=timeout):
         if key.fileobj is srv:
+            came = True
             conn, _ = srv.accept()
             msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
             req = json.loads(msg.decode())
@@ -100,6 +112,7 @@ def _serve_once(srv, sel, kids: dict, timeout: float) -> None:
             try: conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
             except OSError: pass
             conn.close()
+    return came
 
 def _end(pid: int, kids: dict, sel) -> None:
     "A caller went away: stop its child (SIGTERM, then SIGKILL after 30 s)."
@@ -113,12 +126,102 @@ def _end(pid: int, kids: dict, sel) -> None:
     conn = kids.pop(pid, None)
     if conn is not None: sel.unregister(conn); conn.close()
 
+# %% ../nbs/74_warm.ipynb #b230d33f
+DAEMON_IDLE = 20 * 60  # seconds a daemon waits for the next request before it ends
+_KEY_ENV = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "NCCL_", "OMP_", "MKL_", "TOKENIZERS_",
+            "PYTHON", "LD_", "DS_", "XDG_")  # read by the stack when it is imported (or by the interpreter)
+_KEY_DISTS = ("torch", "transformers", "datasets", "peft", "mlflow-skinny", "mlflow", "deepspeed", "accelerate",
+              "scikit-learn", "huggingface-hub", "tokenizers", "safetensors", "numpy", "pandas")
+
+KEY_ENV = "SEQCLS_WARM_KEY"  # the key of the command's environment as it started (its processes inherit it)
+
+def daemon_key() -> str:
+    """What a daemon's imports depend on, hashed: this Python, the stack's versions, seqcls's files, the import-time
+    environment. A command pins it when it starts (`pin_daemon_key`): libraries set variables of their own once imported
+    (torch: `TORCHINDUCTOR_CACHE_DIR`), which would make the same command's key differ before and after an import."""
+    if key := os.environ.get(KEY_ENV): return key
+    import hashlib, importlib.metadata as md, importlib.util
+    h = hashlib.sha1(sys.executable.encode())
+    for d in _KEY_DISTS:
+        try: h.update(f"{d}={md.version(d)};".encode())
+        except md.PackageNotFoundError: pass
+    for f in sorted(Path(importlib.util.find_spec("seqcls").submodule_search_locations[0]).glob("*.py")):
+        st = f.stat(); h.update(f"{f.name}:{st.st_mtime_ns}:{st.st_size};".encode())
+    for k in sorted(os.environ):
+        if k.startswith(_KEY_ENV): h.update(f"{k}={os.environ[k]};".encode())
+    return h.hexdigest()[:16]
+
+def pin_daemon_key() -> None:
+    "Fix this command's key now, before it imports anything heavy (its child processes inherit it)."
+    os.environ.setdefault(KEY_ENV, daemon_key())
+
+def daemon_root() -> Path | None:
+    "This user's folder of daemons (made mode 0700); None when it belongs to someone else or others may enter it."
+    root = Path(tempfile.gettempdir()) / f"seqcls-warm-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True); st = root.lstat()
+    except OSError: return None
+    import stat
+    return root if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077 else None
+
+def _daemon_pid(d: Path) -> int | None:
+    "The pid of the daemon in folder `d` if it is alive and did not fail."
+    try: pid = int((d / "zygote.sock.ready").read_text())
+    except (OSError, ValueError): return None
+    if (d / "zygote.sock.failed").exists(): return None
+    try: os.kill(pid, 0)
+    except OSError: return None
+    return pid
+
+def find_daemon() -> str | None:
+    "The socket of a running daemon whose key is this process's, or None."
+    if os.environ.get("SEQCLS_COLD") == "1" or (root := daemon_root()) is None: return None
+    d = root / daemon_key()
+    return str(d / "zygote.sock") if _daemon_pid(d) else None
+
+def start_daemon(idle: float = DAEMON_IDLE, wait: float = 0, preload=PRELOAD) -> str | None:
+    "Start a daemon for this environment unless one runs (its socket path; None: no private folder); `wait`: seconds to wait for its imports."
+    path = find_daemon()
+    if path is None:
+        if (root := daemon_root()) is None: return None
+        d = root / daemon_key()
+        shutil.rmtree(d, ignore_errors=True); d.mkdir(mode=0o700)
+        path = str(d / "zygote.sock")
+        with open(d / "zygote.log", "w") as log:
+            subprocess.Popen([sys.executable, "-c", f"from seqcls.warm import serve; serve({path!r}, preload={tuple(preload)!r}, idle={float(idle)!r})"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, cwd=root)
+    deadline = time.time() + wait
+    while time.time() < deadline and not os.path.exists(path + ".imported") and not os.path.exists(path + ".failed"): time.sleep(0.1)
+    return path
+
+def daemons() -> list[dict]:
+    "This user's daemons: key, pid, whether this process's environment matches, whether their imports are done."
+    root, mine = daemon_root(), daemon_key()
+    if root is None: return []
+    out = []
+    for d in sorted(root.iterdir()):
+        if pid := _daemon_pid(d):
+            out.append({"key": d.name, "pid": pid, "matches": d.name == mine, "ready": (d / "zygote.sock.imported").exists(), "log": str(d / "zygote.log")})
+    return out
+
+def stop_daemons() -> list[int]:
+    "Ask every daemon of this user to end (each takes no new request and ends when its running trainings have); their pids."
+    pids = [d["pid"] for d in daemons()]
+    for pid in pids:
+        try: os.kill(pid, signal.SIGTERM)
+        except OSError: pass
+    return pids
+
+
 # %% ../nbs/74_warm.ipynb #f9099233
-_started = []
+_started, _found = [], []
 
 def start_zygote() -> str | None:
     "Start a zygote for this process's children unless one is announced already; returns its socket path (None: not started)."
     if os.environ.get(WARM_ENV) or os.environ.get("SEQCLS_COLD") == "1": return os.environ.get(WARM_ENV)
+    if path := find_daemon():  # `seqcls warm start` left one for this environment: its imports are done already
+        os.environ[WARM_ENV] = path; _found.append(path)
+        return path
     d = tempfile.mkdtemp(prefix="seqcls-warm-")
     path = os.path.join(d, "zygote.sock")
     proc = subprocess.Popen([sys.executable, "-c", f"from seqcls.warm import serve; serve({path!r})"], stdin=subprocess.DEVNULL,
@@ -130,8 +233,10 @@ def start_zygote() -> str | None:
     return path
 
 def stop_zygote() -> None:
-    "End the zygote this process started (its children run on until they finish)."
+    "End the zygote this process started (its children run on until they finish); a daemon it found runs on, no longer announced."
     import shutil
+    while _found:
+        if os.environ.get(WARM_ENV) == _found.pop(): os.environ.pop(WARM_ENV)
     while _started:
         proc, d = _started.pop()
         proc.terminate()
