@@ -26,7 +26,7 @@ def _child(req: dict, fds: list[int]) -> None:
         os.setsid()  # its own session: the caller signals it by pid; the zygote's signals are not its own
         for target, fd in zip((0, 1, 2), fds): os.dup2(fd, target)
         for fd in fds: os.close(fd)
-        os.chdir(req["cwd"])
+        os.chdir(req["cwd"]); os.umask(req.get("umask", 0o022))
         os.environ.clear(); os.environ.update(req["env"]); os.environ.pop("SEQCLS_WARM_READY", None)
         if _ready_at: os.environ["SEQCLS_WARM_READY"] = str(_ready_at)  # forked after every import (for its start-up log)
         sys.path[0] = req["cwd"]  # as `python -m` has it: the caller's directory first
@@ -275,7 +275,8 @@ def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try: s.connect(path)
     except OSError: return None
-    req = {"module": module, "args": list(args), "cwd": os.getcwd(), "env": dict(os.environ)}
+    mask = os.umask(0o022); os.umask(mask)  # (a daemon was started under another shell's umask)
+    req = {"module": module, "args": list(args), "cwd": os.getcwd(), "env": dict(os.environ), "umask": mask}
     sys.stdout.flush(); sys.stderr.flush()
     socket.send_fds(s, [json.dumps(req).encode()], list(stdio))
     f = s.makefile("r")
