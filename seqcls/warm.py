@@ -155,11 +155,12 @@ def pin_daemon_key() -> None:
     "Fix this command's key now, before it imports anything heavy (its child processes inherit it)."
     os.environ.setdefault(KEY_ENV, daemon_key())
 
-def daemon_root() -> Path | None:
-    "This user's folder of daemons (made mode 0700); None when it belongs to someone else or others may enter it."
+def daemon_root(create: bool = False) -> Path | None:
+    "This user's folder of daemons (made mode 0700 if `create`); None when it is missing, belongs to someone else or others may enter it."
     root = Path(tempfile.gettempdir()) / f"seqcls-warm-{os.getuid()}"
     try:
-        root.mkdir(mode=0o700, exist_ok=True); st = root.lstat()
+        if create: root.mkdir(mode=0o700, exist_ok=True)
+        st = root.lstat()
     except OSError: return None
     import stat
     return root if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077 else None
@@ -183,7 +184,7 @@ def start_daemon(idle: float = DAEMON_IDLE, wait: float = 0, preload=PRELOAD) ->
     "Start a daemon for this environment unless one runs (its socket path; None: no private folder); `wait`: seconds to wait for its imports."
     path = find_daemon()
     if path is None:
-        if (root := daemon_root()) is None: return None
+        if (root := daemon_root(create=True)) is None: return None
         d = root / daemon_key()
         shutil.rmtree(d, ignore_errors=True); d.mkdir(mode=0o700)
         path = str(d / "zygote.sock")
