@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wm = sub.add_parser("warm", help="a process with the training stack imported, kept for the commands that follow (start | stop | status)")
     wm.add_argument("action", choices=["start", "stop", "status"], help="start one for this environment, stop every one, or list them")
-    wm.add_argument("--idle", type=float, default=20, metavar="MINUTES", help="with start: end after this long without a training (default 20)")
+    wm.add_argument("--idle", type=_positive_int, default=20, metavar="MINUTES", help="with start: end after this long without a training (default 20)")
     wm.add_argument("--wait", action="store_true", help="with start: return once its imports are done")
     wm.set_defaults(func=cmd_warm)
 

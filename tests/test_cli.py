@@ -120,3 +120,18 @@ def test_the_wheel_carries_the_run_notebooks(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     with zipfile.ZipFile(next((tmp_path / "dist").glob("seqcls-*.whl"))) as z:
         for nb in ("run_training.ipynb", "run_comparison.ipynb"): assert z.read(f"seqcls/{nb}") == (ROOT / "nbs" / nb).read_bytes()
+
+
+def test_warm_status_stop_and_a_folder_others_may_enter(cli, tmp_path, monkeypatch):
+    "`seqcls warm`: status and stop with no daemon; a daemons' folder others may enter is refused in one line, and nothing starts."
+    import os, tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("SEQCLS_WARM_KEY", "test-key")  # (the in-process CLI pins its key in this process's environment)
+    for action in ("status", "stop"):
+        res = cli("warm", action)
+        assert res.returncode == 0 and "warm: no daemon runs" in res.stdout + res.stderr, (action, res)
+    root = tmp_path / f"seqcls-warm-{os.getuid()}"
+    root.mkdir(); root.chmod(0o777)
+    assert_user_error(cli("warm", "start"), str(root), "not a folder only you can enter")
+    assert list(root.iterdir()) == []  # no daemon folder, no process
+    assert_user_error(cli("warm", "start", "--idle", "0"), "--idle", "1 or more")
