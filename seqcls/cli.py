@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #0f3f04cd
 from __future__ import annotations
-import argparse, sys, time
+import argparse, os, sys, time
 from pathlib import Path
 
 from .console import START_ENV, say, setup_console
@@ -319,7 +319,7 @@ PATH_ERRNOS = (errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errn
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `seqcls` console script."
-    import os, time
+    sys.modules.setdefault("rfc3987_syntax", None)  # jsonschema (under papermill's nbformat) builds ~35 IRI parsers on import with it, ~0.9 s, for a format no notebook uses (python-jsonschema/jsonschema#1428)
     os.environ.setdefault(START_ENV, str(time.time()))  # the training logs how long its first step took from here
     args = build_parser().parse_args(argv)
     if args.command in ("run", "sweep", "worker", "warm"): from .warm import pin_daemon_key; pin_daemon_key()  # before any import changes the environment
