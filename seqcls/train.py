@@ -263,7 +263,7 @@ def train(cfg: RunConfig,
     try: trainer = build_trainer(cfg, art, model, args, tracker, budget)  # the last step that can refuse the config
     except torch.OutOfMemoryError as e: raise gpu_memory_error(cfg, e, "placing the model on the GPU", model, args) from None
     for cb in callbacks: trainer.add_callback(cb)
-    startup("trainer built (MLflow run started)")
+    startup("trainer built")
     if is_rank_zero():
         state = claim_output_dir(cfg, state)  # held from here on: a second run into this folder is refused
         if cfg.resume.overwrite and state != "empty": clear_output_dir(cfg)  # only now: bad input leaves no trace
@@ -271,6 +271,7 @@ def train(cfg: RunConfig,
     barrier()
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     tracker.start(resume=cfg.resume.checkpoint is not None)  # the same MLflow run, even if no checkpoint survived
+    startup("tracking started")
     try:
         final = fit_and_evaluate(cfg, trainer, art, resume_from)
         final.metrics["budget"] = budget.to_dict()
