@@ -117,7 +117,16 @@ def job(spec: dict) -> dict:
     if spec["part"] == "single":
         import pandas as pd
         r["test_pred_classes"] = int(pd.read_csv(cfg.output_dir / "predictions-test.csv", keep_default_na=False)["prediction"].nunique())
+        r.update(_choice_predictions(cfg.output_dir / "predictions-eval.csv", "eval"))  # what the choice on validation weighs
     return r
+
+
+def _choice_predictions(path: Path, prefix: str) -> dict:
+    "The class ids of a predictions CSV (labels and the decision's predictions), in its row order, for the paired bootstrap."
+    import pandas as pd
+    df = pd.read_csv(path, keep_default_na=False).sort_values("index")
+    ids = {n[len("score_"):]: i for i, n in enumerate(c for c in df.columns if c.startswith("score_"))}
+    return {f"{prefix}_labels": df["label"].astype(str).map(ids).tolist(), f"{prefix}_pred": df["prediction"].astype(str).map(ids).tolist()}
 
 
 def cv_summary(folds_dir: Path, names_k: int, tune: bool) -> dict:
@@ -136,6 +145,8 @@ def cv_summary(folds_dir: Path, names_k: int, tune: bool) -> dict:
     traj = [np.load(folds_dir / f"fold-{i}" / "test_trajectory.npy").astype(np.float32) for i in range(1, K + 1)]
     at_e = np.mean([t[e] for t in traj], axis=0) if all(len(t) == len(scores) for t in traj) else None
     out = {"cv_scores": [float(s) for s in scores], "cv_evaluation": e, "cv_share": float(oof.fractions[e]), "cv_f1_macro": float(scores[e]),
+           "oof_labels": oof.labels.tolist(), "oof_pred": decision.apply(oof.logits[e]).argmax(-1).tolist(),  # what the choice out of fold weighs
+           "fold_scores": [float(evaluation_scores(f)[e]) for f in folds],
            "decision": decision.to_dict(), "ensemble_last_f1_macro": split_metrics(labels, decision.apply(last))["f1_macro"],
            "ensemble_last_raw_f1_macro": split_metrics(labels, last)["f1_macro"]}
     if at_e is not None: out["ensemble_at_choice_f1_macro"] = split_metrics(labels, decision.apply(at_e))["f1_macro"]
@@ -309,8 +320,44 @@ def cmd_table(a) -> None:
             print(f"| {n} | {seed} | {best} {q[best]:.3f} | {by['val']} ({q[by['val']] - q[best]:+.3f}) | {by['cv']} ({q[by['cv']] - q[best]:+.3f}) | {worst} {q[worst]:.3f} |")
     for k, xs in per.items():
         if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'}: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, the worst setting chosen {worst_hits[k]} times")
+    _table_keep(get, plan, settings)
     print("\nWall time per job (s), mean:", {p: round(float(np.mean([r['wall_s'] for r in rows if r.get('part', '').startswith(p) and 'wall_s' in r])), 1)
                                           for p in ("single", "fold", "retrain", "trainer") if any(r.get('part', '').startswith(p) and 'wall_s' in r for r in rows)})
+
+
+def _table_keep(get, plan, settings) -> None:
+    """The shipped rule (seqcls.compare.choose_setting): the best on validation (or out of fold), but the recipe's own
+    setting where a paired bootstrap over the examples the choice weighs cannot tell the best apart from it; per seed,
+    and over the seeds together (a sweep of all of them). Needs the predictions the choice weighs (lines from 2026-12-08 on)."""
+    from seqcls.selection import paired_bootstrap
+    recipe = settings[0]
+    print("\nKeeping the recipe's setting unless the best is told apart from it (paired bootstrap, 95%; the shipped rule):")
+    print("| dataset | seeds | best on test | validation, keeping (regret) | out of fold, keeping (regret) | worst on test |")
+    print("|---|---|---|---|---|---|")
+    per, hits = {"val": [], "cv": []}, {"val": 0, "cv": 0}
+    for n in plan["counts"]:
+        seeds = sorted({r["seed"] for r in get(dataset=n, part="single")})
+        one = lambda s, seed, p: (get(dataset=n, setting=s, seed=seed, part=p) or [None])[-1]
+        full = [seed for seed in seeds if all(one(s, seed, "single") and "eval_pred" in one(s, seed, "single") and one(s, seed, "cv")
+                                              and "oof_pred" in one(s, seed, "cv") for s in settings)]
+        for group in [[seed] for seed in full] + ([full] if len(full) > 1 else []):
+            q = {s: np.mean([one(s, seed, "single").get("test_tuned_f1_macro") or one(s, seed, "single")["test_f1_macro"] for seed in group]) for s in settings}
+            best_t, worst = max(settings, key=q.get), min(settings, key=q.get)
+            cells = []
+            for way, score, lab, pred, part in (("val", "eval_f1_macro", "eval_labels", "eval_pred", "single"), ("cv", "cv_f1_macro", "oof_labels", "oof_pred", "cv")):
+                v = {s: np.mean([one(s, seed, part)[score] for seed in group]) for s in settings}
+                best = max(settings, key=v.get)
+                chosen, why = best, ""
+                if best != recipe:
+                    c = paired_bootstrap([(one(best, seed, part)[lab], one(best, seed, part)[pred], one(recipe, seed, part)[pred]) for seed in group],
+                                         len(plan["counts"][n]["train"]))
+                    if not c["differ"]: chosen, why = recipe, f" kept over {best} [{c['low']:+.3f}, {c['high']:+.3f}]"
+                if len(group) == 1: per[way].append(q[chosen] - q[best_t]); hits[way] += chosen == worst
+                cells.append(f"{chosen}{why} ({q[chosen] - q[best_t]:+.3f})")
+            print(f"| {n} | {','.join(map(str, group))} | {best_t} {q[best_t]:.3f} | {cells[0]} | {cells[1]} | {worst} {q[worst]:.3f} |")
+    for k, xs in per.items():
+        if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'} keeping the recipe's: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, "
+                     f"the worst setting chosen {hits[k]} times")
 
 
 def cmd_outer(a) -> None:

@@ -11,9 +11,9 @@ import numpy as np
 from .sweep import Sweep
 
 # %% auto #0
-__all__ = ['THIN', 'setting_label', 'assignments', 'member_results', 'comparison_table', 'choose_setting', 'indistinguishable',
-           'choice_caveats', 'per_class_intervals', 'default_setting', 'train_command', 'plot_per_class_f1',
-           'plot_confusions']
+__all__ = ['THIN', 'setting_label', 'assignments', 'member_results', 'comparison_table', 'default_comparison', 'choose_setting',
+           'indistinguishable', 'choice_caveats', 'per_class_intervals', 'default_setting', 'train_command',
+           'plot_per_class_f1', 'plot_confusions']
 
 # %% ../nbs/78_compare.ipynb #f45dd93d
 def setting_label(setting: dict) -> str:
@@ -28,7 +28,8 @@ def assignments(setting: dict) -> list[str]:
 def member_results(sweep: Sweep):
     """A pandas DataFrame, one row per finished member. A cross-validated member is scored out of fold (`cv_*`, in the
     validation columns; `chosen_on` says which), and its pairs for a paired comparison are its folds; a member chosen on
-    a validation split has one pair, the split."""
+    a validation split has one pair, the split. `choice_predictions`: the file of the predictions the choice is made on
+    (out of fold, or the validation split's)."""
     import pandas as pd
     rows = []
     for m in sweep.members:
@@ -47,6 +48,7 @@ def member_results(sweep: Sweep):
                      "train_counts": dict(zip(x.get("labels", []), x.get("train_counts", []))), "confusion": x.get("confusion_matrix"),
                      "labels": x.get("labels"), "report_split": x.get("report_split", "test"),
                      "predictions": sweep.dir / m.name / f"predictions-{x.get('report_split', 'test')}.csv",
+                     "choice_predictions": sweep.dir / m.name / f"predictions-{'oof' if cv else 'eval'}.csv",
                      "eval_counts": dict(zip(x.get("labels", []), counts)) if counts else None})
     return pd.DataFrame(rows)
 
@@ -64,9 +66,33 @@ def comparison_table(results):
     return pd.concat([by_val(agg[complete]), by_val(agg[~complete])]).round(4)
 
 # %% ../nbs/78_compare.ipynb #796eb148
-def choose_setting(results) -> str:
-    "The setting with the best mean validation macro-F1 (never the test split's) among those with every seed finished."
-    return comparison_table(results).index[0]
+def default_comparison(results, best: str, default: str | None) -> dict | None:
+    """`best` against the config's own setting on the examples the choice is made on (each seed's validation split, or
+    every example out of fold): `seqcls.selection.paired_bootstrap` of macro-F1, best minus default, over the seeds both
+    finished. None when there is nothing to compare: no default in the grid, the default is the best, or is not
+    complete, or a member's predictions are missing."""
+    import pandas as pd
+    from seqcls.selection import paired_bootstrap
+    table = comparison_table(results)
+    if default is None or default == best or default not in table.index or table.loc[default, "seeds"] != table["seeds"].max(): return None
+    names = results["labels"].iloc[0]
+    ids = {n: i for i, n in enumerate(names)}
+    files = lambda s: {r.seed: r.choice_predictions for r in results[results.setting == s].itertuples()}
+    a, b, groups = files(best), files(default), []
+    for seed in sorted(set(a) & set(b)):
+        if not (a[seed].is_file() and b[seed].is_file()): return None
+        fa, fb = (pd.read_csv(f, keep_default_na=False).sort_values("index") for f in (a[seed], b[seed]))
+        if list(fa["index"]) != list(fb["index"]) or list(fa["label"]) != list(fb["label"]): return None  # not the same examples
+        groups.append(tuple(f[c].astype(str).map(ids).to_numpy() for f, c in ((fa, "label"), (fa, "prediction"), (fb, "prediction"))))
+    return paired_bootstrap(groups, len(names)) if groups else None
+
+def choose_setting(results, default: str | None = None) -> str:
+    """The setting with the best mean validation macro-F1 (never the test split's) among those with every seed finished;
+    but the config's own setting (`default`) where the best cannot be told apart from it on the examples the choice is
+    made on (`default_comparison`): a sweep changes the config only on evidence."""
+    best = comparison_table(results).index[0]
+    c = default_comparison(results, best, default)
+    return default if c is not None and not c["differ"] else best
 
 # %% ../nbs/78_compare.ipynb #c83980ca
 THIN = 5  # a choice resting on fewer examples of a class than this is mostly chance there
@@ -87,15 +113,24 @@ def indistinguishable(results, chosen: str) -> list[tuple[str, dict]]:
         if not d["differ"]: out.append((s, d))
     return out
 
-def choice_caveats(results) -> list[str]:
-    """What the choice cannot see: classes with fewer than THIN examples where it is made (none at all: the choice and each
-    run's best checkpoint are blind to them), settings a paired comparison over seeds and folds cannot tell apart from the
-    chosen one, and settings left out because some of their seeds did not finish."""
+def choice_caveats(results, default: str | None = None) -> list[str]:
+    """What the choice weighed and cannot see: the best against the config's own setting (`default`; why one was kept),
+    classes with fewer than THIN examples where it is made (none at all: the choice and each run's best checkpoint are
+    blind to them), settings a paired comparison over seeds and folds cannot tell apart from the chosen one, and settings
+    left out because some of their seeds did not finish."""
     out, table = [], comparison_table(results)
-    chosen = table.index[0]
+    best = table.index[0]
+    chosen = choose_setting(results, default)
     counts = results["eval_counts"].dropna()
     where = "out-of-fold predictions" if (results["chosen_on"] == "out of fold").all() else "validation split"
     thin = [(c, n) for c, n in counts.iloc[0].items() if n < THIN] if len(counts) else []
+    if (c := default_comparison(results, best, default)) is not None:
+        on = f"a paired bootstrap over the {where}'s {c['examples']} examples ({c['groups']} seed{'s' if c['groups'] > 1 else ''})"
+        out.append((f"Kept the config's own setting, {default}: the best, {best}, is ahead by {c['mean']:+.4f} macro-F1, but {on} cannot tell "
+                    f"it apart (95% interval [{c['low']:+.4f}, {c['high']:+.4f}]). A sweep changes the config only on evidence: more seeds or "
+                    "--cv 5 (more examples to weigh) could show it.") if not c["differ"] else
+                   f"{best} is told apart from the config's own setting, {default}, by {on}: {c['mean']:+.4f} macro-F1 (95% interval "
+                   f"[{c['low']:+.4f}, {c['high']:+.4f}]).")
     if thin:
         out.append(f"The choice rests on fewer than {THIN} examples of {', '.join(f'{c} ({n})' for c, n in thin)} in the {where}: there it is "
                    "mostly chance" + (" (none at all: blind to them)" if any(n == 0 for _, n in thin) else "") + "; their F1 on the report split "
