@@ -136,7 +136,8 @@ def choice_caveats(results, default: str | None = None) -> list[str]:
                    "mostly chance" + (" (none at all: blind to them)" if any(n == 0 for _, n in thin) else "") + "; their F1 on the report split "
                    "is in the heatmap." + (" Cross-validate (--cv 5) to choose on every example, or give a validation file that has more of them."
                                            if where == "validation split" else " More data of those classes is what would help."))
-    if close := indistinguishable(results, chosen):
+    weighed = {best, default} if c is not None else set()  # the pair the bootstrap judged: its verdict above stands
+    if close := [(s, d) for s, d in indistinguishable(results, chosen) if not ({s, chosen} <= weighed)]:
         n = close[0][1]["pairs"]
         out.append(f"A paired comparison over {n} (seed{', fold' if where.startswith('out') else ''}) pairs cannot tell these apart from the chosen "
                    "setting (Wilcoxon p >= 0.05): " + "; ".join(f"{s} (mean difference {d['mean']:+.4f}, p {d['p']:.2f})" for s, d in close)
@@ -175,14 +176,15 @@ def default_setting(sweep: Sweep) -> str | None:
         for part in key.split("."): d = d.get(part) if isinstance(d, dict) else None
         return d
     own = {k: get(cfg, k) for k in sweep.grid}
-    return setting_label(own) if all(own[k] in v for k, v in sweep.grid.items()) else None
+    if not all(own[k] in v for k, v in sweep.grid.items()): return None
+    return setting_label({k: next(x for x in v if x == own[k]) for k, v in sweep.grid.items()})  # as the grid spells it: 0, not the config's 0.0
 
 # %% ../nbs/78_compare.ipynb #ef7db8ff
 def train_command(sweep: Sweep, setting: str) -> str:
     "The command that trains the chosen setting as a run of its own."
     import shlex
     m = next(m for m in sweep.members if setting_label(m.setting) == setting)
-    sets = [*sweep.overrides, *assignments(m.setting)]
+    sets = [*(o for o in sweep.overrides if o.split("=", 1)[0].strip() not in m.setting), *assignments(m.setting)]  # the grid's value, once
     return "seqcls run " + shlex.quote(sweep.config) + "".join(f" --set {shlex.quote(s)}" for s in sets)
 
 # %% ../nbs/78_compare.ipynb #e24a505d
