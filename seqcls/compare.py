@@ -140,8 +140,8 @@ def choice_caveats(results, default: str | None = None) -> list[str]:
     if close := [(s, d) for s, d in indistinguishable(results, chosen) if not ({s, chosen} <= weighed)]:
         n = close[0][1]["pairs"]
         out.append(f"A paired comparison over {n} (seed{', fold' if where.startswith('out') else ''}) pairs cannot tell these apart from the chosen "
-                   "setting (Wilcoxon p >= 0.05): " + "; ".join(f"{s} (mean difference {d['mean']:+.4f}, p {d['p']:.2f})" for s, d in close)
-                   + (". With fewer than 6 pairs no difference can show: more seeds (--seeds) or --cv 5 would." if n < 6 else
+                   "setting" + (" (Wilcoxon p >= 0.05): " if n >= 6 else ": ") + "; ".join(f"{s} (mean difference {d['mean']:+.4f}" + (f", p {d['p']:.2f})" if d["p"] is not None else ")") for s, d in close)
+                   + (". With fewer than 6 pairs no difference can show (no Wilcoxon test can reach p < 0.05): more seeds (--seeds) or --cv 5 would." if n < 6 else
                       ". They may be as good: choose among them on other grounds (cost, the config's own values)."))
     full = table["seeds"] == table["seeds"].max()
     if (~full).any():
