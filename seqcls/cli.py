@@ -162,16 +162,14 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     """`seqcls sweep CONFIG --grid KEY=V1,V2 ...`: every combination x seed as a run, then the comparison report;
     `seqcls sweep report DIR`: the report again. Exit 1 when a member failed (the others still ran)."""
-    from seqcls.sweep import Sweep, comparison_is_current, plan_sweep, run_sweep, write_comparison
+    from seqcls.sweep import Sweep, comparison_is_current, plan_sweep, run_sweep, say_choice, write_comparison
     from seqcls.launch import visible_gpus
     if args.config == "report":
         if not args.dir: raise SeqclsError("seqcls sweep report DIR: give the sweep's folder (<output_dir>/<sweep name>)")
         folder = Sweep.load(args.dir).dir
-        if not args.force and comparison_is_current(folder):  # (a notebook kernel's start and its plots: seconds for nothing)
-            say(f"comparison: {folder / 'comparison.ipynb'} (current: nothing it reads changed since it was written; --force writes it again)")
-            return 0
-        paths = write_comparison(folder)
-        say(f"comparison: {paths[0]}")
+        if not (current := not args.force and comparison_is_current(folder)): write_comparison(folder)  # (else a kernel and plots: seconds for nothing)
+        else: say_choice(folder)
+        say(f"comparison: {folder / 'comparison.ipynb'}" + (" (current: nothing it reads changed since it was written; --force writes it again)" if current else ""))
         return 0
     if args.dir: raise SeqclsError(f"seqcls sweep: unexpected `{args.dir}` after the config; `seqcls sweep report DIR` re-runs a report")
     if not args.grid: raise SeqclsError("seqcls sweep: give at least one --grid KEY=V1,V2,...")

@@ -13,7 +13,7 @@ from .sweep import Sweep
 # %% auto #0
 __all__ = ['THIN', 'setting_label', 'assignments', 'member_results', 'comparison_table', 'default_comparison', 'choose_setting',
            'indistinguishable', 'choice_caveats', 'per_class_intervals', 'default_setting', 'train_command',
-           'plot_per_class_f1', 'plot_confusions']
+           'choice_record', 'plot_per_class_f1', 'plot_confusions']
 
 # %% ../nbs/78_compare.ipynb #f45dd93d
 def setting_label(setting: dict) -> str:
@@ -186,6 +186,22 @@ def train_command(sweep: Sweep, setting: str) -> str:
     m = next(m for m in sweep.members if setting_label(m.setting) == setting)
     sets = [*(o for o in sweep.overrides if o.split("=", 1)[0].strip() not in m.setting), *assignments(m.setting)]  # the grid's value, once
     return "seqcls run " + shlex.quote(sweep.config) + "".join(f" --set {shlex.quote(s)}" for s in sets)
+
+# %% ../nbs/78_compare.ipynb #0595b674
+def choice_record(results, default: str | None) -> dict:
+    """What the sweep chose and why, for `comparison-choice.json` and the command's last lines: the chosen setting, the
+    best, the config's own, the comparison between those two, and a one-line summary."""
+    table = comparison_table(results)
+    best, chosen = table.index[0], choose_setting(results, default)
+    c = default_comparison(results, best, default)
+    on = results["chosen_on"].iloc[0]
+    line = f"chosen: {chosen} ({on} macro-F1 {table.loc[chosen, 'val_f1_macro']:.4f}"
+    if c is not None:
+        iv = f"{c['mean']:+.4f}, 95% interval [{c['low']:+.4f}, {c['high']:+.4f}]"
+        line += (f"; the config's own: the best, {best}, is not told apart from it ({iv})" if chosen == default else
+                 f"; told apart from the config's own, {default} ({iv})")
+    elif default == chosen: line += "; the config's own, and the best"
+    return {"chosen": chosen, "best": best, "default": default, "chosen_on": on, "default_comparison": c, "summary": line + ")"}
 
 # %% ../nbs/78_compare.ipynb #e24a505d
 def _tick_labels(ax, labels, axis="x"):

@@ -20,8 +20,8 @@ from .folders import check_folder, claim_folder, hold_folder
 
 # %% auto #0
 __all__ = ['SWEEP_FILE', 'parse_grid', 'parse_seeds', 'Member', 'plan_members', 'member_overrides', 'Sweep', 'plan_sweep',
-           'run_members', 'open_parent_run', 'close_parent_run', 'write_comparison', 'comparison_is_current',
-           'run_sweep']
+           'run_members', 'open_parent_run', 'close_parent_run', 'write_comparison', 'say_choice',
+           'comparison_is_current', 'run_sweep']
 
 # %% ../nbs/75_sweep.ipynb #56c8a368
 SWEEP_FILE = "sweep.yml"
@@ -252,7 +252,13 @@ def write_comparison(folder: str | Path) -> list[Path]:
     km = kernel()
     pm.execute_notebook(str(packaged_notebook("run_comparison.ipynb")), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
                         progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"], **({"km": km} if km else {}))
-    return [out, *sorted(folder.glob("comparison-*.png"))]
+    say_choice(folder)
+    return [out, *sorted(folder.glob("comparison-*.png")), *folder.glob("comparison-choice.json")]
+
+def say_choice(folder: str | Path) -> None:
+    "The report's choice in one line (`comparison-choice.json`, which the comparison notebook writes), when there is one."
+    try: say(json.loads((Path(folder) / "comparison-choice.json").read_text())["summary"])
+    except (OSError, ValueError, KeyError): pass
 
 # %% ../nbs/75_sweep.ipynb #30c6bf98
 def _sources(*modules) -> list[Path]:
@@ -267,7 +273,7 @@ def comparison_is_current(folder: str | Path) -> bool:
     except (OSError, ValueError): return False
     meta = nb.get("metadata", {}).get("papermill", {})
     if meta.get("exception") or not meta.get("end_time"): return False  # cut short, or a cell failed
-    made = set(re.findall(r"comparison[\w-]*\.(?:png|csv)", "".join("".join(c.get("source", "")) for c in nb.get("cells", []))))
+    made = set(re.findall(r"comparison[\w-]*\.(?:png|csv|json)", "".join("".join(c.get("source", "")) for c in nb.get("cells", []))))
     if not all((folder / f).is_file() for f in made): return False
     from seqcls.persistence import packaged_notebook
     try: members = [folder / m.name for m in Sweep.load(folder).members]

@@ -45,9 +45,11 @@ def test_a_sweep_makes_its_runs_a_report_and_an_mlflow_tree(sweep_run):
     assert list(table.index) == sorted(table.index, key=lambda s: -table.loc[s, "val_f1_macro"]) and set(table.seeds) == {1}
     text = json.dumps(nb)
     assert f"Chosen: {table.index[0]}" in text and "seqcls run" in text
+    assert f"chosen: {table.index[0]} (validation macro-F1" in res.stderr  # the choice on the terminal too (no config's own in this grid)
+    assert json.loads((d / "comparison-choice.json").read_text())["chosen"] == table.index[0]
     for png in ("comparison-per-class-f1.png", "comparison-confusion.png"): assert (d / png).read_bytes()[:4] == b"\x89PNG"
     again = run_seqcls("sweep", "report", str(d))  # nothing changed since the sweep wrote it: shown as it is, not run again
-    assert again.returncode == 0 and "(current: nothing it reads changed" in again.stderr, again.stderr
+    assert again.returncode == 0 and "(current: nothing it reads changed" in again.stderr and f"chosen: {table.index[0]}" in again.stderr, again.stderr
     # MLflow: one parent, the four runs its children, in the members' own store
     from mlflow.tracking import MlflowClient
     client = MlflowClient(f"sqlite:///{d}/mlflow.db")
