@@ -245,5 +245,5 @@ def plot_confusions(results, settings: list[str], titles: list[str]):
         _tick_labels(ax, labels); _tick_labels(ax, labels, "y")
         ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(f"{title}\n{s}", fontsize=9)
     seeds = results.groupby("setting")["seed"].count().max()
-    fig.suptitle(f"{results['report_split'].iloc[0]} split, counts summed over {seeds} seeds; colour: share of the true class", fontsize=9)
+    fig.suptitle(f"{results['report_split'].iloc[0]} split, counts summed over {seeds} seed{'s' if seeds > 1 else ''}; colour: share of the true class", fontsize=9)
     return fig
