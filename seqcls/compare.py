@@ -127,8 +127,8 @@ def choice_caveats(results, default: str | None = None) -> list[str]:
     if (c := default_comparison(results, best, default)) is not None:
         on = f"a paired bootstrap over the {where}'s {c['examples']} examples ({c['groups']} seed{'s' if c['groups'] > 1 else ''})"
         out.append((f"Kept the config's own setting, {default}: the best, {best}, is ahead by {c['mean']:+.4f} macro-F1, but {on} cannot tell "
-                    f"it apart (95% interval [{c['low']:+.4f}, {c['high']:+.4f}]). A sweep changes the config only on evidence: more seeds or "
-                    "--cv 5 (more examples to weigh) could show it.") if not c["differ"] else
+                    f"it apart (95% interval [{c['low']:+.4f}, {c['high']:+.4f}]). A sweep changes the config only on evidence: more seeds"
+                    + (" could show it." if where.startswith("out") else " or --cv 5 (every example weighed) could show it.")) if not c["differ"] else
                    f"{best} is told apart from the config's own setting, {default}, by {on}: {c['mean']:+.4f} macro-F1 (95% interval "
                    f"[{c['low']:+.4f}, {c['high']:+.4f}]).")
     if thin:
