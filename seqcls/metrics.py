@@ -8,7 +8,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'compute_metrics', 'split_metrics', 'classification_details', 'metric_rows', 'per_class_f1',
-           'bootstrap_f1']
+           'resample_indices', 'resampled_f1', 'bootstrap_f1']
 
 # %% ../nbs/12_metrics.ipynb #a26c9d92
 def compute_metrics(eval_pred) -> dict[str, float]:
@@ -48,6 +48,20 @@ def per_class_f1(labels, preds, k: int) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
 
+def resample_indices(rng, size: int, n: int, cells: int = 4_000_000):
+    "`n` bootstrap resamples of `size` examples, in chunks of at most ~`cells` indices: memory stays bounded on large splits."
+    step = max(1, cells // max(size, 1))
+    for s in range(0, n, step): yield rng.integers(0, size, size=(min(step, n - s), size))
+
+def resampled_f1(labels, preds, idx, k: int) -> np.ndarray:
+    "Per-class F1 in each resample (rows of `idx`; nan: a class neither true nor predicted there); preds (S, n), seeds pooled."
+    r = len(idx)
+    codes = (labels[idx] * k)[None] + preds[:, idx] + (np.arange(r) * k * k)[None, :, None]  # one bincount for all resamples
+    cm = np.bincount(codes.ravel(), minlength=r * k * k).reshape(r, k, k).astype(float)
+    tp, support, predicted = np.diagonal(cm, axis1=1, axis2=2), cm.sum(2), cm.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+
 def bootstrap_f1(labels, preds,      # true class ids (n,); predicted ids (n,), or (S, n) for S seeds' predictions of the same examples
                  k: int,             # the number of classes
                  n: int = 1000,      # bootstrap resamples
@@ -57,12 +71,7 @@ def bootstrap_f1(labels, preds,      # true class ids (n,); predicted ids (n,), 
     "Per-class F1 and macro-F1, each with its bootstrap interval: {'f1', 'low', 'high'} arrays (k,), and 'macro' (f1, low, high)."
     labels, preds = np.asarray(labels), np.atleast_2d(np.asarray(preds))  # examples are resampled; their seeds' predictions go with them
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(labels), size=(n, len(labels)))
-    codes = (labels[idx] * k)[None] + preds[:, idx] + (np.arange(n) * k * k)[None, :, None]  # one bincount for all resamples
-    cm = np.bincount(codes.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
-    tp, support, predicted = np.diagonal(cm, axis1=1, axis2=2), cm.sum(2), cm.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+    f1 = np.concatenate([resampled_f1(labels, preds, idx, k) for idx in resample_indices(rng, len(labels), n, 4_000_000 // len(preds))])
     present = per_class_f1(np.tile(labels, len(preds)), preds.ravel(), k)
     counted = ~np.isnan(present)  # macro-F1 over the classes of the full sample (scikit-learn's set), as everywhere
     macro = np.nanmean(np.where(counted, np.nan_to_num(f1), np.nan), axis=1)

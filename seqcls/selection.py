@@ -111,17 +111,11 @@ def paired_difference(a, b, alpha: float = 0.05) -> dict:
     return {"mean": float(d.mean()), "p": p, "pairs": len(d), "differ": bool(p < alpha)}
 
 # %% ../nbs/16_selection.ipynb #6693e314
-def _resampled_macro_f1(labels, preds, idx, k: int) -> np.ndarray:
+def _macro_f1(labels, preds, idx, k: int) -> np.ndarray:
     "Macro-F1 of each resample (rows of idx), over the classes present in the full sample."
-    from seqcls.metrics import per_class_f1
-    n = len(idx)
-    codes = labels[idx] * k + preds[idx] + (np.arange(n) * k * k)[:, None]
-    cm = np.bincount(codes.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
-    tp, support, predicted = np.diagonal(cm, axis1=1, axis2=2), cm.sum(2), cm.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+    from seqcls.metrics import per_class_f1, resampled_f1
     counted = ~np.isnan(per_class_f1(labels, preds, k))
-    return f1[:, counted].mean(1)
+    return np.nan_to_num(resampled_f1(labels, preds[None], idx, k))[:, counted].mean(1)
 
 def paired_bootstrap(groups,            # [(labels, preds_a, preds_b)], one per seed: class ids of the same examples
                      k: int,            # the number of classes
@@ -131,14 +125,15 @@ def paired_bootstrap(groups,            # [(labels, preds_a, preds_b)], one per 
                     ) -> dict:
     """Macro-F1 of a minus b, mean over the groups, with its bootstrap interval over the examples and a two-sided p;
     `differ` when the interval leaves out 0."""
+    from seqcls.metrics import resample_indices
     rng = np.random.default_rng(seed)
     diffs, point = np.zeros(n), 0.0
     for labels, a, b in groups:
         labels, a, b = (np.asarray(x, dtype=np.int64) for x in (labels, a, b))
-        idx = rng.integers(0, len(labels), size=(n, len(labels)))
         whole = np.arange(len(labels))[None]
-        point += (_resampled_macro_f1(labels, a, whole, k) - _resampled_macro_f1(labels, b, whole, k))[0] / len(groups)
-        diffs += (_resampled_macro_f1(labels, a, idx, k) - _resampled_macro_f1(labels, b, idx, k)) / len(groups)
+        point += (_macro_f1(labels, a, whole, k) - _macro_f1(labels, b, whole, k))[0] / len(groups)
+        diffs += np.concatenate([_macro_f1(labels, a, idx, k) - _macro_f1(labels, b, idx, k)
+                                 for idx in resample_indices(rng, len(labels), n, 2_000_000)]) / len(groups)
     low, high = np.percentile(diffs, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     p = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())) if np.any(diffs != 0) else 1.0
     return {"mean": float(point), "low": float(low), "high": float(high), "p": float(p), "differ": bool(low > 0 or high < 0),
