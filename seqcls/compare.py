@@ -86,13 +86,17 @@ def default_comparison(results, best: str, default: str | None) -> dict | None:
         groups.append(tuple(f[c].astype(str).map(ids).to_numpy() for f, c in ((fa, "label"), (fa, "prediction"), (fb, "prediction"))))
     return paired_bootstrap(groups, len(names)) if groups else None
 
+def _choice(results, default: str | None) -> tuple[str, str, dict | None]:
+    "(the best, the chosen, their comparison): the predictions read and the bootstrap run once."
+    best = comparison_table(results).index[0]
+    c = default_comparison(results, best, default)
+    return best, (default if c is not None and not c["differ"] else best), c
+
 def choose_setting(results, default: str | None = None) -> str:
     """The setting with the best mean validation macro-F1 (never the test split's) among those with every seed finished;
     but the config's own setting (`default`) where the best cannot be told apart from it on the examples the choice is
     made on (`default_comparison`): a sweep changes the config only on evidence."""
-    best = comparison_table(results).index[0]
-    c = default_comparison(results, best, default)
-    return default if c is not None and not c["differ"] else best
+    return _choice(results, default)[1]
 
 # %% ../nbs/78_compare.ipynb #c83980ca
 THIN = 5  # a choice resting on fewer examples of a class than this is mostly chance there
@@ -113,18 +117,17 @@ def indistinguishable(results, chosen: str) -> list[tuple[str, dict]]:
         if not d["differ"]: out.append((s, d))
     return out
 
-def choice_caveats(results, default: str | None = None) -> list[str]:
+def choice_caveats(results, default: str | None = None, record: dict | None = None) -> list[str]:
     """What the choice weighed and cannot see: the best against the config's own setting (`default`; why one was kept),
     classes with fewer than THIN examples where it is made (none at all: the choice and each run's best checkpoint are
     blind to them), settings a paired comparison over seeds and folds cannot tell apart from the chosen one, and settings
-    left out because some of their seeds did not finish."""
+    left out because some of their seeds did not finish. `record`: the choice as `choice_record` made it (not made again)."""
     out, table = [], comparison_table(results)
-    best = table.index[0]
-    chosen = choose_setting(results, default)
+    best, chosen, c = (record["best"], record["chosen"], record["default_comparison"]) if record else _choice(results, default)
     counts = results["eval_counts"].dropna()
     where = "out-of-fold predictions" if (results["chosen_on"] == "out of fold").all() else "validation split"
     thin = [(c, n) for c, n in counts.iloc[0].items() if n < THIN] if len(counts) else []
-    if (c := default_comparison(results, best, default)) is not None:
+    if c is not None:
         on = f"a paired bootstrap over the {where}'s {c['examples']} examples ({c['groups']} seed{'s' if c['groups'] > 1 else ''})"
         out.append((f"Kept the config's own setting, {default}: the best, {best}, is ahead by {c['mean']:+.4f} macro-F1, but {on} cannot tell "
                     f"it apart (95% interval [{c['low']:+.4f}, {c['high']:+.4f}]). A sweep changes the config only on evidence: more seeds"
@@ -192,8 +195,7 @@ def choice_record(results, default: str | None) -> dict:
     """What the sweep chose and why, for `comparison-choice.json` and the command's last lines: the chosen setting, the
     best, the config's own, the comparison between those two, and a one-line summary."""
     table = comparison_table(results)
-    best, chosen = table.index[0], choose_setting(results, default)
-    c = default_comparison(results, best, default)
+    best, chosen, c = _choice(results, default)
     on = results["chosen_on"].iloc[0]
     line = f"chosen: {chosen} ({on} macro-F1 {table.loc[chosen, 'val_f1_macro']:.4f}"
     if c is not None:
