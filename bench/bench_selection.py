@@ -118,6 +118,7 @@ def job(spec: dict) -> dict:
         import pandas as pd
         r["test_pred_classes"] = int(pd.read_csv(cfg.output_dir / "predictions-test.csv", keep_default_na=False)["prediction"].nunique())
         r.update(_choice_predictions(cfg.output_dir / "predictions-eval.csv", "eval"))  # what the choice on validation weighs
+    if spec["part"] in ("single", "retrain"): r.update(_choice_predictions(cfg.output_dir / "predictions-test.csv", "test"))
     return r
 
 
@@ -126,7 +127,9 @@ def _choice_predictions(path: Path, prefix: str) -> dict:
     import pandas as pd
     df = pd.read_csv(path, keep_default_na=False).sort_values("index")
     ids = {n[len("score_"):]: i for i, n in enumerate(c for c in df.columns if c.startswith("score_"))}
-    return {f"{prefix}_labels": df["label"].astype(str).map(ids).tolist(), f"{prefix}_pred": df["prediction"].astype(str).map(ids).tolist()}
+    logp = np.round(np.log(np.maximum(df[[c for c in df.columns if c.startswith("score_")]].to_numpy(float), 1e-6)), 3)  # the decision's offsets included
+    return {f"{prefix}_labels": df["label"].astype(str).map(ids).tolist(), f"{prefix}_pred": df["prediction"].astype(str).map(ids).tolist(),
+            f"{prefix}_logp": logp.tolist()}  # (for other decision rules, offline: softmax is blind to a row's constant)
 
 
 def cv_summary(folds_dir: Path, names_k: int, tune: bool) -> dict:
@@ -146,6 +149,7 @@ def cv_summary(folds_dir: Path, names_k: int, tune: bool) -> dict:
     at_e = np.mean([t[e] for t in traj], axis=0) if all(len(t) == len(scores) for t in traj) else None
     out = {"cv_scores": [float(s) for s in scores], "cv_evaluation": e, "cv_share": float(oof.fractions[e]), "cv_f1_macro": float(scores[e]),
            "oof_labels": oof.labels.tolist(), "oof_pred": decision.apply(oof.logits[e]).argmax(-1).tolist(),  # what the choice out of fold weighs
+           "oof_logits": np.round(oof.logits[e], 3).tolist(),  # before the decision's offsets
            "fold_scores": [float(evaluation_scores(f)[e]) for f in folds],
            "decision": decision.to_dict(), "ensemble_last_f1_macro": split_metrics(labels, decision.apply(last))["f1_macro"],
            "ensemble_last_raw_f1_macro": split_metrics(labels, last)["f1_macro"]}
