@@ -112,7 +112,7 @@ def job(spec: dict) -> dict:
         gc.collect(); torch.cuda.empty_cache()
     r = {**{k: spec[k] for k in ("dataset", "setting", "seed", "part")}, "wall_s": round(time.time() - t0, 1), "train_steps": m.get("train_steps"),
          **{k: m.get(k) for k in ("eval_f1_macro", "eval_accuracy", "test_f1_macro", "test_accuracy", "test_tuned_f1_macro", "test_tuned_accuracy")},
-         "test_pred_classes": None}
+         "test_pred_classes": None, "decision": m.get("decision")}
     if spec["part"].startswith("fold"): np.save(cfg.output_dir / "test_trajectory.npy", np.stack(rec) if rec else np.zeros((0,)))
     if spec["part"] == "single":
         import pandas as pd
