@@ -364,6 +364,41 @@ def _table_keep(get, plan, settings) -> None:
                      f"the worst setting chosen {hits[k]} times")
 
 
+def cmd_decisions(a) -> None:
+    """The decision rule three ways, offline from the raw lines' log-scores (lines from 2026-12-07's tenth session on):
+    always the plain argmax, always the tuned offsets, and the tuned offsets only where a paired bootstrap over the
+    examples they were tuned on (validation, or out of fold) tells them apart from the argmax. Test macro-F1 of the run
+    on the validation split (its own rule) and of the retrain (the rule chosen out of fold); mean over the lines. The
+    log-scores come from the predictions CSVs (6 decimals): near-uniform models (a smoke test) lose the digits that decide."""
+    from seqcls.metrics import split_metrics
+    from seqcls.selection import paired_bootstrap
+    rows = [json.loads(l) for f in a.raw for l in _lines(Path(f))]
+    f1 = lambda y, z: split_metrics(np.asarray(y), np.asarray(z, dtype=float))["f1_macro"]
+    out = {}
+    for r in rows:
+        if r.get("part") not in ("single", "retrain") or "test_logp" not in r or not r.get("decision"): continue
+        off = np.asarray(r["decision"]["offsets"])
+        if r["part"] == "single": y, tuned_on = r["eval_labels"], np.asarray(r["eval_logp"]) - off
+        else:
+            cv = [c for c in rows if c.get("part") == "cv" and all(c.get(k) == r[k] for k in ("dataset", "setting", "seed")) and "oof_logits" in c]
+            if not cv: continue
+            y, tuned_on = cv[-1]["oof_labels"], np.asarray(cv[-1]["oof_logits"])
+        test = np.asarray(r["test_logp"]) - off
+        c = paired_bootstrap([(y, (tuned_on + off).argmax(-1), tuned_on.argmax(-1))], tuned_on.shape[1]) if off.any() else {"differ": False}
+        ty = r["test_labels"]
+        out.setdefault((r["dataset"], r["part"]), []).append((f1(ty, test), f1(ty, test + off), f1(ty, test + off) if c["differ"] else f1(ty, test), off.any(), c["differ"]))
+    print("| dataset | model | lines | tuned (not argmax) | told apart | argmax always | tuned always | tuned where told apart |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (n, part), v in sorted(out.items()):
+        m = np.mean([x[:3] for x in v], axis=0)
+        print(f"| {n} | {part} | {len(v)} | {sum(x[3] for x in v)} | {sum(x[4] for x in v)} | {m[0]:.4f} | {m[1]:.4f} | {m[2]:.4f} |")
+
+
+def _lines(f: Path):
+    import gzip
+    with (gzip.open(f, "rt") if f.suffix == ".gz" else open(f)) as fh: yield from (l for l in fh if l.strip())
+
+
 def cmd_outer(a) -> None:
     "The nested check of the final model: `<name>-outer/` whose train.csv is seqcls's training split of <name> and whose test.csv is its validation split."
     import pandas as pd
@@ -395,11 +430,12 @@ def main():
     r.add_argument("--recipe", default="reuters-r8.yml", help="the config under configs/ (a smoke test: tiny.yml)")
     r.add_argument("--set", action="append", default=[], help="an override for every job (a smoke test: a short budget)")
     t = sub.add_parser("table"); t.add_argument("raw", nargs="+")
+    d = sub.add_parser("decisions", help="the decision rule: argmax, tuned, or tuned only where told apart (offline, from the log-scores)"); d.add_argument("raw", nargs="+")
     o = sub.add_parser("outer", help="datasets whose test split is seqcls's validation split (retrain vs ensemble judged on validation)")
     o.add_argument("--data", required=True); o.add_argument("--model", required=True); o.add_argument("--datasets", nargs="+", required=True)
     o.add_argument("--work", default=tempfile.mkdtemp(prefix="outer-")); o.add_argument("--max-length", type=int, default=256)
     a = ap.parse_args()
-    {"run": cmd_run, "table": cmd_table, "outer": cmd_outer}[a.cmd](a)
+    {"run": cmd_run, "table": cmd_table, "outer": cmd_outer, "decisions": cmd_decisions}[a.cmd](a)
 
 
 if __name__ == "__main__":
