@@ -376,8 +376,8 @@ def cmd_decisions(a) -> None:
     f1 = lambda y, z: split_metrics(np.asarray(y), np.asarray(z, dtype=float))["f1_macro"]
     out = {}
     for r in rows:
-        if r.get("part") not in ("single", "retrain") or "test_logp" not in r or not r.get("decision"): continue
-        off = np.asarray(r["decision"]["offsets"])
+        if r.get("part") not in ("single", "retrain") or "test_logp" not in r: continue
+        off = np.asarray(r["decision"]["offsets"]) if r.get("decision") else np.zeros(len(r["test_logp"][0]))  # (none saved: the argmax)
         if r["part"] == "single": y, tuned_on = r["eval_labels"], np.asarray(r["eval_logp"]) - off
         else:
             cv = [c for c in rows if c.get("part") == "cv" and all(c.get(k) == r[k] for k in ("dataset", "setting", "seed")) and "oof_logits" in c]
