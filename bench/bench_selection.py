@@ -372,7 +372,7 @@ def cmd_decisions(a) -> None:
     log-scores come from the predictions CSVs (6 decimals): near-uniform models (a smoke test) lose the digits that decide."""
     from seqcls.metrics import split_metrics
     from seqcls.selection import paired_bootstrap
-    rows = [json.loads(l) for f in a.raw for l in _lines(Path(f))]
+    rows = list(_rows(a.raw))
     f1 = lambda y, z: split_metrics(np.asarray(y), np.asarray(z, dtype=float))["f1_macro"]
     out = {}
     for r in rows:
@@ -392,11 +392,6 @@ def cmd_decisions(a) -> None:
     for (n, part), v in sorted(out.items()):
         m = np.mean([x[:3] for x in v], axis=0)
         print(f"| {n} | {part} | {len(v)} | {sum(x[3] for x in v)} | {sum(x[4] for x in v)} | {m[0]:.4f} | {m[1]:.4f} | {m[2]:.4f} |")
-
-
-def _lines(f: Path):
-    import gzip
-    with (gzip.open(f, "rt") if f.suffix == ".gz" else open(f)) as fh: yield from (l for l in fh if l.strip())
 
 
 def cmd_outer(a) -> None:
