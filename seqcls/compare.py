@@ -123,23 +123,23 @@ def choice_caveats(results, default: str | None = None, record: dict | None = No
     blind to them), settings a paired comparison over seeds and folds cannot tell apart from the chosen one, and settings
     left out because some of their seeds did not finish. `record`: the choice as `choice_record` made it (not made again)."""
     out, table = [], comparison_table(results)
-    best, chosen, c = (record["best"], record["chosen"], record["default_comparison"]) if record else _choice(results, default)
+    best, chosen, vs = (record["best"], record["chosen"], record["default_comparison"]) if record else _choice(results, default)
     counts = results["eval_counts"].dropna()
     where = "out-of-fold predictions" if (results["chosen_on"] == "out of fold").all() else "validation split"
     thin = [(c, n) for c, n in counts.iloc[0].items() if n < THIN] if len(counts) else []
-    if c is not None:
-        on = f"a paired bootstrap over the {where}'s {c['examples']} examples ({c['groups']} seed{'s' if c['groups'] > 1 else ''})"
-        out.append((f"Kept the config's own setting, {default}: the best, {best}, is ahead by {c['mean']:+.4f} macro-F1, but {on} cannot tell "
-                    f"it apart (95% interval [{c['low']:+.4f}, {c['high']:+.4f}]). A sweep changes the config only on evidence: more seeds"
-                    + (" could show it." if where.startswith("out") else " or --cv 5 (every example weighed) could show it.")) if not c["differ"] else
-                   f"{best} is told apart from the config's own setting, {default}, by {on}: {c['mean']:+.4f} macro-F1 (95% interval "
-                   f"[{c['low']:+.4f}, {c['high']:+.4f}]).")
+    if vs is not None:
+        on = f"a paired bootstrap over the {where}'s {vs['examples']} examples ({vs['groups']} seed{'s' if vs['groups'] > 1 else ''})"
+        out.append((f"Kept the config's own setting, {default}: the best, {best}, is ahead by {vs['mean']:+.4f} macro-F1, but {on} cannot tell "
+                    f"it apart (95% interval [{vs['low']:+.4f}, {vs['high']:+.4f}]). A sweep changes the config only on evidence: more seeds"
+                    + (" could show it." if where.startswith("out") else " or --cv 5 (every example weighed) could show it.")) if not vs["differ"] else
+                   f"{best} is told apart from the config's own setting, {default}, by {on}: {vs['mean']:+.4f} macro-F1 (95% interval "
+                   f"[{vs['low']:+.4f}, {vs['high']:+.4f}]).")
     if thin:
         out.append(f"The choice rests on fewer than {THIN} examples of {', '.join(f'{c} ({n})' for c, n in thin)} in the {where}: there it is "
                    "mostly chance" + (" (none at all: blind to them)" if any(n == 0 for _, n in thin) else "") + "; their F1 on the report split "
                    "is in the heatmap." + (" Cross-validate (--cv 5) to choose on every example, or give a validation file that has more of them."
                                            if where == "validation split" else " More data of those classes is what would help."))
-    weighed = {best, default} if c is not None else set()  # the pair the bootstrap judged: its verdict above stands
+    weighed = {best, default} if vs is not None else set()  # the pair the bootstrap judged: its verdict above stands
     if close := [(s, d) for s, d in indistinguishable(results, chosen) if not ({s, chosen} <= weighed)]:
         n = close[0][1]["pairs"]
         out.append(f"A paired comparison over {n} (seed{', fold' if where.startswith('out') else ''}) pairs cannot tell these apart from the chosen "
