@@ -55,9 +55,11 @@ def run_jobs(jobs: list[Job],                            # what to run
         return run_jobs_on(engine, study or str(Path(jobs[0].log).parent.resolve()), jobs, on_start, on_end)
     import concurrent.futures as cf
     lock, procs, results, free = threading.Lock(), {}, {}, list(range(len(slots)))
+    stopping = []  # set on Ctrl-C or SIGTERM: a job starting at that moment is stopped as the running ones are
 
     def one(job: Job):
         with lock:
+            if stopping: return  # never started
             slot = free.pop(0)
             if on_start: on_start(job, slots[slot])
         env = {**os.environ, **job.env}
@@ -67,10 +69,15 @@ def run_jobs(jobs: list[Job],                            # what to run
         try:
             with open(job.log, "a") as log:
                 p = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                with lock: procs[job.name] = p
-                rc = p.wait()
+                with lock:
+                    procs[job.name] = p
+                    late = bool(stopping)
+                    if late: os.killpg(p.pid, 15)  # it started while the others were being stopped: stopped as they are
+                try: rc = p.wait(timeout=120 if late else None)
+                except subprocess.TimeoutExpired: os.killpg(p.pid, 9); rc = p.wait()
         finally:
             with lock: procs.pop(job.name, None); free.append(slot)
+        rc = rc if rc >= 0 else 128 - rc  # killed by a signal: 128 + its number, as a shell and the engine report it (SIGTERM: 143)
         result = JobResult(job.name, rc, round(time.time() - t0, 1), _tail(job.log))
         with lock:
             results[job.name] = result
@@ -81,7 +88,7 @@ def run_jobs(jobs: list[Job],                            # what to run
         for f in [pool.submit(one, j) for j in jobs]: f.result()
     except BaseException:  # Ctrl-C or SIGTERM: each running job saves and stops; the rest never start
         pool.shutdown(wait=False, cancel_futures=True)
-        with lock: running = list(procs.values())
+        with lock: stopping.append(True); running = list(procs.values())
         for p in running:
             try: os.killpg(p.pid, 15)
             except ProcessLookupError: pass

@@ -388,6 +388,25 @@ def test_killed_and_terminated_runs_resume_to_the_same_metrics(tmp_path, tiny_da
     assert max(m.step for m in losses) == 96
 
 
+def test_an_interrupt_as_a_job_starts_stops_that_job_too(tmp_path):
+    """Ctrl-C or SIGTERM while the next sweep member or fold is starting (its slot taken, its process not yet known to the
+    runner): it is stopped with the others, not left to run to its end (the sweep's SIGTERM test caught this)."""
+    from seqcls.jobs import Job, run_jobs
+    class Stop(Exception): pass
+    def stop(*a): raise Stop()
+    old = signal.signal(signal.SIGUSR1, stop)  # the runner's main thread gets it, as it gets Ctrl-C
+    ends = []
+    def starting(job, slot):
+        if job.name == "k1": os.kill(os.getpid(), signal.SIGUSR1)
+    jobs = [Job(f"k{i}", [sys.executable, "-c", f"import time; time.sleep({0.1 if i == 0 else 30})"], tmp_path / f"k{i}.log") for i in range(2)]
+    t0 = time.time()
+    try:
+        with pytest.raises(Stop): run_jobs(jobs, [[]], on_start=starting, on_end=lambda j, r: ends.append((j.name, r.returncode)))
+    finally: signal.signal(signal.SIGUSR1, old)
+    assert ends == [("k0", 0), ("k1", 143)], ends  # stopped by SIGTERM (128 + 15), not run to its end
+    assert time.time() - t0 < 20
+
+
 # ---------------------------------------------------------------- distributed faults (2 CPU processes)
 @pytest.mark.parametrize("launcher", [pytest.param("torchrun", marks=pytest.mark.slow), "deepspeed"])  # the fast path: deepspeed
 def test_one_rank_failing_ends_the_whole_job(launcher, tmp_path, tiny_data):
