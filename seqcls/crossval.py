@@ -223,6 +223,8 @@ def settle_cv_folds(cfg: RunConfig) -> int | None:
     "selection.cv_folds auto, settled on the data: the number of folds, or None for the validation split (one line says which, and why)."
     from seqcls.data import infer_num_labels, label_counts, load_splits, label_names
     from seqcls.selection import auto_cv_folds
+    from seqcls.train import ensure_prepared
+    ensure_prepared(cfg)  # `seqcls train` on a data.path not prepared yet: prepared here, as the training itself would
     splits = load_splits(cfg)
     n = infer_num_labels(splits, cfg.model.num_labels)
     k, why = auto_cv_folds(cfg.selection, label_counts(splits, n), label_counts(splits, n, "eval") if "eval" in splits else None, label_names(splits, n))

@@ -69,3 +69,12 @@ def test_auto_cross_validates_when_validation_is_too_thin(tmp_path, tiny_data):
     res = run_seqcls("run", TINY, "--quiet", "--dry-run", "--run-name", "s", *tiny_overrides(tmp_path, tiny_data, "selection.cv_folds=auto", "selection.auto_below=1"))
     assert "selection: on the validation split: every class has 1 or more examples there" in res.stderr, res.stderr[-2000:]
     assert "-m seqcls.warm seqcls.train" in (tmp_path / "run" / "s" / "launch.sh").read_text()
+
+
+def test_train_with_auto_prepares_a_missing_data_path_first(tmp_path):
+    "`seqcls train` with selection.cv_folds auto on a data.path not prepared yet: prepared, then settled and trained (it used to stop, exit 2)."
+    res = run_seqcls("train", TINY, "--set", f"training_args.output_dir={tmp_path / 'run'}", "--set", f"data.path={tmp_path / 'fresh'}",
+                     "--set", "selection.cv_folds=auto", "--set", "selection.auto_below=1", "--set", "training_args.num_train_epochs=1")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"prepared {tmp_path / 'fresh'}" in res.stderr and "selection: on the validation split" in res.stderr, res.stderr[-2000:]
+    assert (tmp_path / "run" / "metrics.json").is_file()
