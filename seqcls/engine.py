@@ -138,8 +138,8 @@ def _next_study(storage, names: set | None):
 def work(url: str, slots: list[list[str]], studies: list[str] | None = None, idle_exit: float | None = None, poll: float = 1.0) -> int:
     "Run the waiting jobs of the storage at `url` (or of `studies`), one per slot at a time, until SIGTERM (or idle for `idle_exit` s)."
     storage, stopping = engine_storage(url), threading.Event()
-    from seqcls.warm import start_zygote
-    start_zygote()  # the node's training stack, imported once
+    from seqcls.warm import CLI_PRELOAD, PRELOAD, start_zygote
+    start_zygote(PRELOAD + CLI_PRELOAD)  # the node's training stack and CLI, imported once: each job's `seqcls run` and training fork from it
     busy, lock = [0], threading.Lock()
     last = [time.time()]
     def slot(gpus):

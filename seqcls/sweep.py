@@ -171,7 +171,7 @@ def _member_command(sweep: Sweep, m: Member) -> list[str]:
     if sweep.parent_run_id: sets.append(f"tracking.parent_run_id={sweep.parent_run_id}")
     if output_dir_state(sweep.dir / m.name) == "checkpoints" or os.environ.get("SEQCLS_ENGINE"):
         sets.append("resume.checkpoint=auto")  # interrupted: continue it (on an engine, a retry after its node died too)
-    cmd = [sys.executable, "-m", "seqcls.cli", "run", sweep.config, "--run-name", m.name, "--quiet", "--inputs-checked"]  # (checked by plan_sweep)
+    cmd = [sys.executable, "-m", "seqcls.warm", "seqcls.cli", "run", sweep.config, "--run-name", m.name, "--quiet", "--inputs-checked"]  # (checked by plan_sweep)
     if sweep.num_gpus > 1: cmd += ["--num-gpus", str(sweep.num_gpus)]
     return cmd + [a for s in sets for a in ("--set", s)]
 
@@ -287,9 +287,9 @@ def comparison_is_current(folder: str | Path) -> bool:
 def run_sweep(sweep: Sweep, gpus: int = 0, report: bool = True) -> Sweep:
     "Run the members not finished yet, then the comparison report; the sweep's MLflow parent run around it all."
     claim_folder(sweep.dir, "--name", marker=None, markers=(SWEEP_FILE,))  # one sweep at a time in its folder; sweep.yml marks it
-    from seqcls.warm import start_zygote
+    from seqcls.warm import CLI_PRELOAD, PRELOAD, start_zygote
     engine = os.environ.get("SEQCLS_ENGINE")
-    if not engine: start_zygote()  # one process with the training stack imported, forking each member's training (seqcls.warm)
+    if not engine: start_zygote(PRELOAD + CLI_PRELOAD)  # one process with the training stack and the CLI imported: each member's `seqcls run` and its training fork from it (seqcls.warm)
     shape = " x ".join([f"{len(v)} {k}" for k, v in sweep.grid.items()] + [f"{len(sweep.seeds)} seeds"])
     say(f"sweep: {len(sweep.members)} runs ({shape}) -> {sweep.dir}, " + ("on the engine's workers" if engine else f"{sweep.parallel} at a time"))
     open_parent_run(sweep)

@@ -8,13 +8,17 @@ import json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, t
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WARM_ENV', 'PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serve', 'daemon_key', 'pin_daemon_key', 'daemon_root', 'find_daemon',
-           'start_daemon', 'daemons', 'stop_daemons', 'start_zygote', 'stop_zygote', 'start_kernel', 'run_warm', 'main']
+__all__ = ['WARM_ENV', 'PRELOAD', 'CLI_PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serve', 'daemon_key', 'pin_daemon_key', 'daemon_root',
+           'find_daemon', 'start_daemon', 'daemons', 'stop_daemons', 'start_zygote', 'stop_zygote', 'start_kernel',
+           'run_warm', 'main']
 
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
 PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first,
            "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft")                 # then the rest of a training's
+CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` forked too, its notebook's kernel too (a sweep's member, a daemon's)
+# (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported; the kernel imports it, 0.02 s once these are in)
+
 
 # %% ../nbs/74_warm.ipynb #a234e421
 _ready_at = 0.0  # when the zygote finished its imports (its children log it)
@@ -31,7 +35,8 @@ def _child(req: dict, fds: list[int]) -> None:
         if _ready_at: os.environ["SEQCLS_WARM_READY"] = str(_ready_at)  # forked after every import (for its start-up log)
         sys.path[0] = req["cwd"]  # as `python -m` has it: the caller's directory first
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD): signal.signal(s, signal.SIG_DFL)
-        import importlib, random, runpy
+        import atexit, importlib, random, runpy
+        atexit._clear()  # the zygote's exit functions are not the child's; its own run as it ends (below), as a process's would
         random.seed(); sys.argv = [req["module"], *req["args"]]
         sys.stdout = os.fdopen(1, "w", buffering=1); sys.stderr = os.fdopen(2, "w", buffering=1)
         name, _, func = req["module"].partition(":")
@@ -44,8 +49,10 @@ def _child(req: dict, fds: list[int]) -> None:
         except BaseException:
             import traceback; traceback.print_exc(); code = 1
     finally:
-        try: sys.stdout.flush(); sys.stderr.flush()
-        except Exception: pass
+        try:
+            import atexit; atexit._run_exitfuncs()  # (the kernel a forked `seqcls run` started is shut down by one)
+            sys.stdout.flush(); sys.stderr.flush()
+        except BaseException: pass
         os._exit(code)
 
 def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
@@ -58,6 +65,7 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() without creating a CUDA context
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import importlib, logging
+    if "papermill" in preload: sys.modules.setdefault("rfc3987_syntax", None)  # as `seqcls.cli.main` does: an IRI grammar no notebook needs (~1 s)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(64)
     Path(path + ".ready").write_text(str(os.getpid()))  # callers may connect from now on
     sel, kids, parent = selectors.DefaultSelector(), {}, os.getppid()
@@ -97,6 +105,7 @@ def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
             if pid == 0:  # the child keeps nothing of the zygote's: not its sockets, not other callers' connections
                 for c in [srv, conn, *kids.values()]: c.close()
                 sel.close(); _child(req, list(fds))
+            if req.get("group"): _groups.add(pid)
             for fd in fds: os.close(fd)
             conn.sendall(f"pid {pid}\n".encode())
             kids[pid] = conn; sel.register(conn, selectors.EVENT_READ, pid)
@@ -106,7 +115,7 @@ def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
         try: pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError: break
         if pid == 0: break
-        conn = kids.pop(pid, None)
+        conn = kids.pop(pid, None); _groups.discard(pid)
         if conn is not None:
             sel.unregister(conn)
             try: conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
@@ -114,15 +123,25 @@ def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
             conn.close()
     return came
 
+_groups = set()  # the children asked for with --group (a kernel): signals go to their process group, as jupyter_client sends them
+
+def _signal(pid: int, sig: int, group: bool) -> None:
+    "Send `sig` to a child, or to its process group (the child leads one once it has called setsid)."
+    if group:
+        try: return os.killpg(pid, sig)
+        except ProcessLookupError: pass  # (not a group yet: the child has not called setsid)
+    os.kill(pid, sig)
+
 def _end(pid: int, kids: dict, sel) -> None:
-    "A caller went away: stop its child (SIGTERM, then SIGKILL after 30 s)."
+    "A caller went away: stop its child (SIGTERM, then SIGKILL after 30 s); a kernel with the processes its cells started."
     try:
-        os.kill(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGTERM, pid in _groups)
         for _ in range(300):
             if os.waitpid(pid, os.WNOHANG)[0]: break
             time.sleep(0.1)
-        else: os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)
+        else: _signal(pid, signal.SIGKILL, pid in _groups); os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError): pass
+    _groups.discard(pid)
     conn = kids.pop(pid, None)
     if conn is not None: sel.unregister(conn); conn.close()
 
@@ -180,7 +199,7 @@ def find_daemon() -> str | None:
     d = root / daemon_key()
     return str(d / "zygote.sock") if _daemon_pid(d) else None
 
-def start_daemon(idle: float = DAEMON_IDLE, wait: float = 0, preload=PRELOAD) -> str | None:
+def start_daemon(idle: float = DAEMON_IDLE, wait: float = 0, preload=PRELOAD + CLI_PRELOAD) -> str | None:
     "Start a daemon for this environment unless one runs (its socket path; None: no private folder); `wait`: seconds to wait for its imports."
     path = find_daemon()
     if path is None:
@@ -217,15 +236,16 @@ def stop_daemons() -> list[int]:
 # %% ../nbs/74_warm.ipynb #f9099233
 _started, _found = [], []
 
-def start_zygote() -> str | None:
-    "Start a zygote for this process's children unless one is announced already; returns its socket path (None: not started)."
+def start_zygote(preload=PRELOAD) -> str | None:
+    """Start a zygote for this process's children unless one is announced already; returns its socket path (None: not
+    started). `preload`: what it imports, in order (a sweep's adds `CLI_PRELOAD`: its members' `seqcls run` fork too)."""
     if os.environ.get(WARM_ENV) or os.environ.get("SEQCLS_COLD") == "1": return os.environ.get(WARM_ENV)
     if path := find_daemon():  # `seqcls warm start` left one for this environment: its imports are done already
         os.environ[WARM_ENV] = path; _found.append(path)
         return path
     d = tempfile.mkdtemp(prefix="seqcls-warm-")
     path = os.path.join(d, "zygote.sock")
-    proc = subprocess.Popen([sys.executable, "-c", f"from seqcls.warm import serve; serve({path!r})"], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", f"from seqcls.warm import serve; serve({path!r}, preload={tuple(preload)!r})"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "zygote.log"), "w"), start_new_session=True)
     _started.append((proc, d))
     os.environ[WARM_ENV] = path
@@ -247,15 +267,31 @@ def stop_zygote() -> None:
         if os.environ.get(WARM_ENV, "").startswith(d): os.environ.pop(WARM_ENV)
 
 # %% ../nbs/74_warm.ipynb #dd05bd0e
+def _forked_kernels():
+    """A kernel spec manager whose python3 kernel (ipykernel, of this interpreter) starts as a child of the announced
+    zygote: `python -m seqcls.warm --group ipykernel_launcher -f ...`, its imports done (cold if the zygote has gone)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    class Forked(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            spec = super().get_kernel_spec(kernel_name)
+            ours = spec.argv[:1] in (["python"], [f"python{sys.version_info[0]}"], ["python%i.%i" % sys.version_info[:2]]) or \
+                   (spec.argv and shutil.which(spec.argv[0]) == sys.executable)  # ("python": this interpreter, as jupyter_client reads it)
+            if ours and spec.argv[1:3] == ["-m", "ipykernel_launcher"]:
+                spec.argv = [sys.executable, "-m", "seqcls.warm", "--group", "ipykernel_launcher", *spec.argv[3:]]
+            return spec
+    return Forked()
+
 def start_kernel(verbose: bool = False, env: dict | None = None):
     """Start the run notebook's kernel in a thread now (papermill takes a started kernel); returns a function that waits
-    for it and gives its manager (None if it could not start: papermill then starts one itself). The kernel ends with this process."""
+    for it and gives its manager (None if it could not start: papermill then starts one itself). The kernel ends with this
+    process. Forked from the announced zygote when its imports are done (a sweep's, a daemon's), else a process of its own."""
     import atexit, os, threading
-    box = {}
+    box, z = {}, os.environ.get(WARM_ENV)
+    forked = bool(z) and os.path.exists(z + ".imported")  # (a zygote still importing would keep the kernel waiting)
     def start():
         try:
             from jupyter_client.manager import KernelManager
-            km = KernelManager(kernel_name="python3")
+            km = KernelManager(kernel_name="python3", **({"kernel_spec_manager": _forked_kernels()} if forked else {}))
             km.start_kernel(cwd=os.getcwd(), env={**os.environ, **(env or {})}, extra_arguments=[] if verbose else ["--IPKernelApp.log_level=ERROR"])
             box["km"] = km
             atexit.register(lambda: km.shutdown_kernel(now=True) if km.has_kernel else None)
@@ -265,8 +301,10 @@ def start_kernel(verbose: bool = False, env: dict | None = None):
 
 
 # %% ../nbs/74_warm.ipynb #f9b17186
-def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, int, int] = (0, 1, 2)) -> int | None:
-    "Run `python -m module args` in a child of the announced zygote, with these stdio descriptors and this process's directory and environment; its exit code (None: no zygote)."
+def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, int, int] = (0, 1, 2), group: bool = False) -> int | None:
+    """Run `python -m module args` in a child of the announced zygote, with these stdio descriptors and this process's
+    directory and environment; its exit code (None: no zygote). `group`: the signals this process gets (and the zygote's
+    stop when this process goes away) go to the child's process group, the processes it started included (a kernel's)."""
     path = os.environ.get(WARM_ENV)
     if not path: return None
     deadline = time.time() + wait
@@ -277,7 +315,7 @@ def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, 
     try: s.connect(path)
     except OSError: return None
     mask = os.umask(0o022); os.umask(mask)  # (a daemon was started under another shell's umask)
-    req = {"module": module, "args": list(args), "cwd": os.getcwd(), "env": dict(os.environ), "umask": mask}
+    req = {"module": module, "args": list(args), "cwd": os.getcwd(), "env": dict(os.environ), "umask": mask, "group": group}
     sys.stdout.flush(); sys.stderr.flush()
     socket.send_fds(s, [json.dumps(req).encode()], list(stdio))
     f = s.makefile("r")
@@ -285,7 +323,7 @@ def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, 
     if len(first) != 2: s.close(); return None  # the zygote went away before forking (it failed to import): run cold
     pid = int(first[1])
     def forward(sig, frame):  # Ctrl-C, SIGTERM: the child saves a checkpoint and stops, as a process of its own would
-        try: os.kill(pid, sig)
+        try: _signal(pid, sig, group)
         except ProcessLookupError: pass
     main = threading.current_thread() is threading.main_thread()
     before = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
@@ -296,9 +334,10 @@ def run_warm(module: str, args: list[str], wait: float = 600, stdio: tuple[int, 
     return int(line.split()[1]) if line.startswith("exit") else 1
 
 def main(argv=None) -> None:
-    "`python -m seqcls.warm MODULE ARGS...`: run MODULE in a warm child when a zygote is announced, else exec it cold."
+    "`python -m seqcls.warm [--group] MODULE ARGS...`: run MODULE in a warm child when a zygote is announced, else exec it cold."
     argv = sys.argv[1:] if argv is None else argv
-    code = run_warm(argv[0], argv[1:])
+    group = argv[:1] == ["--group"]; argv = argv[group:]
+    code = run_warm(argv[0], argv[1:], group=group)
     if code is None: os.execv(sys.executable, [sys.executable, "-m", *argv])  # no zygote: the same run, started cold
     sys.exit(code if code >= 0 else 128 - code)  # killed by a signal: the shell's way of saying so
 

@@ -11,8 +11,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # it (seqcls.warm), as a sweep's members and a cross-validation's folds are: the same code and the same process for the
 # command, started in a fraction of a second instead of seconds. A test that signals a process it starts builds its own
 # command (cold), so the signal reaches exactly that process.
-from seqcls.warm import start_zygote  # noqa: E402
-start_zygote()
+from seqcls.warm import CLI_PRELOAD, PRELOAD, start_zygote  # noqa: E402
+start_zygote(PRELOAD + CLI_PRELOAD)
 SEQCLS = [sys.executable, "-m", "seqcls.warm", "seqcls.cli"]
 
 
