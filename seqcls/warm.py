@@ -4,7 +4,7 @@
 
 # %% ../nbs/74_warm.ipynb #54efb12e
 from __future__ import annotations
-import json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import atexit, json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 # %% auto #0
@@ -16,8 +16,7 @@ __all__ = ['WARM_ENV', 'PRELOAD', 'CLI_PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serv
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
 PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first,
            "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft")                 # then the rest of a training's
-CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` forked too, its notebook's kernel too (a sweep's member, a daemon's)
-# (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported; the kernel imports it, 0.02 s once these are in)
+CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` and its kernel forked too (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported)
 
 
 # %% ../nbs/74_warm.ipynb #a234e421
@@ -35,7 +34,7 @@ def _child(req: dict, fds: list[int]) -> None:
         if _ready_at: os.environ["SEQCLS_WARM_READY"] = str(_ready_at)  # forked after every import (for its start-up log)
         sys.path[0] = req["cwd"]  # as `python -m` has it: the caller's directory first
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD): signal.signal(s, signal.SIG_DFL)
-        import atexit, importlib, random, runpy
+        import importlib, random, runpy
         atexit._clear()  # the zygote's exit functions are not the child's; its own run as it ends (below), as a process's would
         random.seed(); sys.argv = [req["module"], *req["args"]]
         sys.stdout = os.fdopen(1, "w", buffering=1); sys.stderr = os.fdopen(2, "w", buffering=1)
@@ -49,9 +48,7 @@ def _child(req: dict, fds: list[int]) -> None:
         except BaseException:
             import traceback; traceback.print_exc(); code = 1
     finally:
-        try:
-            import atexit; atexit._run_exitfuncs()  # (the kernel a forked `seqcls run` started is shut down by one)
-            sys.stdout.flush(); sys.stderr.flush()
+        try: atexit._run_exitfuncs(); sys.stdout.flush(); sys.stderr.flush()  # (a forked `seqcls run` shuts its kernel down in one)
         except BaseException: pass
         os._exit(code)
 
@@ -249,13 +246,11 @@ def start_zygote(preload=PRELOAD) -> str | None:
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "zygote.log"), "w"), start_new_session=True)
     _started.append((proc, d))
     os.environ[WARM_ENV] = path
-    import atexit
     atexit.register(stop_zygote)
     return path
 
 def stop_zygote() -> None:
     "End the zygote this process started (its children run on until they finish); a daemon it found runs on, no longer announced."
-    import shutil
     while _found:
         if os.environ.get(WARM_ENV) == _found.pop(): os.environ.pop(WARM_ENV)
     while _started:
@@ -285,7 +280,6 @@ def start_kernel(verbose: bool = False, env: dict | None = None):
     """Start the run notebook's kernel in a thread now (papermill takes a started kernel); returns a function that waits
     for it and gives its manager (None if it could not start: papermill then starts one itself). The kernel ends with this
     process. Forked from the announced zygote when its imports are done (a sweep's, a daemon's), else a process of its own."""
-    import atexit, os, threading
     box, z = {}, os.environ.get(WARM_ENV)
     forked = bool(z) and os.path.exists(z + ".imported")  # (a zygote still importing would keep the kernel waiting)
     def start():
