@@ -54,7 +54,7 @@ def notebook_lines(run_dir: Path, log: Path) -> dict:
             if "seqcls.startup: first training step: " in line:
                 t0 = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() - float(line.rsplit(": ", 1)[1].split()[0])
     if t0 is None or not nb.is_file(): return {}
-    at = lambda iso: round(dt.datetime.fromisoformat(iso).astimezone().replace(tzinfo=None).timestamp() - t0, 2)
+    at = lambda iso: round(dt.datetime.fromisoformat(iso).timestamp() - t0, 2)
     meta = json.loads(nb.read_text())
     cells = [c for c in meta["cells"] if c["cell_type"] == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
     launch = next((c for c in cells if "result = run_launch(" in "".join(c["source"])), None)

@@ -18,7 +18,6 @@ PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "s
            "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft")                 # then the rest of a training's
 CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` and its kernel forked too (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported)
 
-
 # %% ../nbs/74_warm.ipynb #a234e421
 _ready_at = 0.0  # when the zygote finished its imports (its children log it)
 
