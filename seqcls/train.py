@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_train.ipynb #15b60dcb
 from __future__ import annotations
-import argparse, logging, os, shlex, sys, time, warnings
+import argparse, gc, logging, os, shlex, sys, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,4 +327,6 @@ def main(argv=None, callbacks=()) -> int:
     return code
 
 # %% ../nbs/60_train.ipynb #e2053532
-if __name__ == "__main__": sys.exit(main())
+if __name__ == "__main__":  # a process of its own (torchrun, the DeepSpeed launcher, a cold start): as the warm process does before it
+    gc.freeze()             # forks, the imported stack's objects are left out of later collections (accelerate collects before the first step)
+    sys.exit(main())

@@ -15,7 +15,7 @@ __all__ = ['WARM_ENV', 'PRELOAD', 'CLI_PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serv
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
 PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first,
-           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft")                 # then the rest of a training's
+           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft", "deepspeed")    # then the rest of a training's (accelerate imports deepspeed as a Trainer is built)
 CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` and its kernel forked too (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported)
 
 # %% ../nbs/74_warm.ipynb #a234e421
@@ -60,7 +60,7 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
     global _ready_at
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() without creating a CUDA context
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import importlib, logging
+    import gc, importlib, logging
     if "papermill" in preload: sys.modules.setdefault("rfc3987_syntax", None)  # as `seqcls.cli.main` does: an IRI grammar no notebook needs (~1 s)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(64)
     Path(path + ".ready").write_text(str(os.getpid()))  # callers may connect from now on
@@ -74,9 +74,11 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
             try: importlib.import_module(m)
             except ImportError: pass  # (an optional one: the child imports what it needs)
             _serve_once(srv, sel, kids, timeout=0)
+        if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized(): raise RuntimeError("an import created a CUDA context, which no forked child could use")
     except BaseException:
         Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
     logging.getLogger().handlers.clear()
+    gc.freeze()  # the stack's objects are left out of the children's collections (accelerate collects before the first step: 0.4 s on 2 cores)
     _ready_at = last = time.time()
     Path(path + ".imported").write_text(str(_ready_at))
     while not stop and (idle is not None or os.getppid() == parent):
