@@ -4,7 +4,7 @@
 
 # %% ../nbs/74_warm.ipynb #54efb12e
 from __future__ import annotations
-import atexit, json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import atexit, gc, json, os, selectors, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 # %% auto #0
@@ -60,7 +60,7 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
     global _ready_at
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() without creating a CUDA context
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import gc, importlib, logging
+    import importlib, logging
     if "papermill" in preload: sys.modules.setdefault("rfc3987_syntax", None)  # as `seqcls.cli.main` does: an IRI grammar no notebook needs (~1 s)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(64)
     Path(path + ".ready").write_text(str(os.getpid()))  # callers may connect from now on
@@ -78,7 +78,6 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
     except BaseException:
         Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
     logging.getLogger().handlers.clear()
-    gc.freeze()  # the stack's objects are left out of the children's collections (accelerate collects before the first step: 0.4 s on 2 cores)
     _ready_at = last = time.time()
     Path(path + ".imported").write_text(str(_ready_at))
     while not stop and (idle is not None or os.getppid() == parent):
@@ -99,6 +98,7 @@ def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
             conn, _ = srv.accept()
             msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
             req = json.loads(msg.decode())
+            gc.freeze()  # what is imported so far stays out of the child's collections (accelerate collects before the first step: 0.4 s on 2 cores)
             pid = os.fork()
             if pid == 0:  # the child keeps nothing of the zygote's: not its sockets, not other callers' connections
                 for c in [srv, conn, *kids.values()]: c.close()
