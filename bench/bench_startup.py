@@ -7,7 +7,8 @@
           `seqcls.startup` lines of each train.log (launch.sh, imports, data, model, trainer, first step; seconds after the
           command started, its interpreter's start included) and the wall time
   sweep   `seqcls sweep` over loss.alpha (--members values, seed 0), warm then cold: each member's wall time, and its
-          overhead = wall - the training's own train_runtime (evaluation, the test split and the report are overhead here)
+          overhead = wall - the training's own train_runtime (evaluation, the test split and the report are overhead here);
+          overhead_less_eval = that minus the final evaluation's eval_runtime and test_runtime (the issue's "wall - training and evaluation")
   --daemon adds a third way to run and sweep: `seqcls warm start --wait` before the command (its imports not timed:
           they were done before the command, as for a user who started it earlier), `seqcls warm stop` after
   engine  the same sweep through the engine (`--engine sqlite:///...` and one `seqcls worker` on the same GPUs), warm
@@ -126,6 +127,7 @@ def main():
                 for m in sorted(p for p in d.iterdir() if p.is_dir() and (p / "train.log").is_file()) if d.is_dir() else []:
                     met = json.loads((m / "metrics.json").read_text()) if (m / "metrics.json").is_file() else {}
                     members.append({"name": m.name, "train_runtime_s": met.get("train_runtime"), "startup": startup_lines(m / "train.log"),
+                                    "eval_runtime_s": round(sum(met.get(k) or 0 for k in ("eval_runtime", "test_runtime")), 3),
                                     "notebook": notebook_lines(m, m / "train.log")})
                 import yaml
                 rec = yaml.safe_load((d / "sweep.yml").read_text()) if (d / "sweep.yml").is_file() else {}
@@ -133,6 +135,7 @@ def main():
                 for m in members:
                     m["wall_s"] = secs.get(m["name"])
                     m["overhead_s"] = round(m["wall_s"] - m["train_runtime_s"], 1) if m["wall_s"] and m["train_runtime_s"] else None
+                    m["overhead_less_eval_s"] = round(m["overhead_s"] - m["eval_runtime_s"], 1) if m["overhead_s"] is not None else None  # the count
                 emit(out, {"bench": f"startup-{part}", "mode": mode, "exit": r.returncode, "wall_s": round(wall, 1), "members": members,
                            "err": r.stderr[-800:] if r.returncode else ""})
 

@@ -14,8 +14,8 @@ __all__ = ['WARM_ENV', 'PRELOAD', 'CLI_PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serv
 
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
-PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first,
-           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft", "deepspeed")    # then the rest of a training's (accelerate imports deepspeed as a Trainer is built)
+PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first, then the rest of a training's
+           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft", "deepspeed", "mlflow.store.tracking.sqlalchemy_store")  # (accelerate imports deepspeed as a Trainer is built; MLflow's local store: SQLAlchemy, alembic, ~1 s on 2 cores)
 CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` and its kernel forked too (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported)
 
 # %% ../nbs/74_warm.ipynb #a234e421
