@@ -265,7 +265,8 @@ def _rows(paths):
 def cmd_table(a) -> None:
     "Final quality and selection regret, from the raw lines."
     rows = list(_rows(a.raw))
-    plan = next(r for r in rows if r.get("part") == "plan")
+    plans = [r for r in rows if r.get("part") == "plan"]  # one per raw file: their datasets together (the same settings)
+    plan = {**plans[0], "counts": {k: v for p in plans for k, v in p["counts"].items()}, "cv_auto": {k: v for p in plans for k, v in p["cv_auto"].items()}}
     auto, settings = plan["cv_auto"], [s.split(":", 1)[0] for s in plan["settings"]]
     recipe = settings[0]
     get = lambda **kw: [r for r in rows if all(r.get(k) == v for k, v in kw.items()) and "error" not in r]
@@ -310,7 +311,7 @@ def cmd_table(a) -> None:
     print("\nPer seed (each seed's own runs: the setting each way chooses on that seed, judged by that seed's test scores):")
     print("| dataset | seed | best on test | chosen on validation (regret) | chosen out of fold (regret) | worst on test |")
     print("|---|---|---|---|---|---|")
-    per = {"val": [], "cv": []}; worst_hits = {"val": 0, "cv": 0}
+    per = {"val": [], "cv": []}; worst_hits = {"val": 0, "cv": 0}; best_hits = {"val": 0, "cv": 0}
     for n in plan["counts"]:
         for seed in sorted({r["seed"] for r in get(dataset=n, part="single")}):
             one = lambda s, p: get(dataset=n, setting=s, seed=seed, part=p)
@@ -320,10 +321,11 @@ def cmd_table(a) -> None:
             v = {s: one(s, "single")[-1]["eval_f1_macro"] for s in have}; c = {s: one(s, "cv")[-1]["cv_f1_macro"] for s in have}
             best, worst = max(have, key=q.get), min(have, key=q.get)
             by = {"val": max(have, key=v.get), "cv": max(have, key=c.get)}
-            for k in by: per[k].append(q[by[k]] - q[best]); worst_hits[k] += by[k] == worst
+            for k in by: per[k].append(q[by[k]] - q[best]); worst_hits[k] += by[k] == worst; best_hits[k] += by[k] == best
             print(f"| {n} | {seed} | {best} {q[best]:.3f} | {by['val']} ({q[by['val']] - q[best]:+.3f}) | {by['cv']} ({q[by['cv']] - q[best]:+.3f}) | {worst} {q[worst]:.3f} |")
     for k, xs in per.items():
-        if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'}: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, the worst setting chosen {worst_hits[k]} times")
+        if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'}: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, "
+                     f"the test-best setting chosen {best_hits[k]} times, the worst {worst_hits[k]} times")
     _table_keep(get, plan, settings)
     print("\nWall time per job (s), mean:", {p: round(float(np.mean([r['wall_s'] for r in rows if r.get('part', '').startswith(p) and 'wall_s' in r])), 1)
                                           for p in ("single", "fold", "retrain", "trainer") if any(r.get('part', '').startswith(p) and 'wall_s' in r for r in rows)})
@@ -338,7 +340,7 @@ def _table_keep(get, plan, settings) -> None:
     print("\nKeeping the recipe's setting unless the best is told apart from it (paired bootstrap, 95%; the shipped rule):")
     print("| dataset | seeds | best on test | validation, keeping (regret) | out of fold, keeping (regret) | worst on test |")
     print("|---|---|---|---|---|---|")
-    per, hits = {"val": [], "cv": []}, {"val": 0, "cv": 0}
+    per, hits, best_hits = {"val": [], "cv": []}, {"val": 0, "cv": 0}, {"val": 0, "cv": 0}
     for n in plan["counts"]:
         seeds = sorted({r["seed"] for r in get(dataset=n, part="single")})
         one = lambda s, seed, p: (get(dataset=n, setting=s, seed=seed, part=p) or [None])[-1]
@@ -356,12 +358,12 @@ def _table_keep(get, plan, settings) -> None:
                     c = paired_bootstrap([(one(best, seed, part)[lab], one(best, seed, part)[pred], one(recipe, seed, part)[pred]) for seed in group],
                                          len(plan["counts"][n]["train"]))
                     if not c["differ"]: chosen, why = recipe, f" kept over {best} [{c['low']:+.3f}, {c['high']:+.3f}]"
-                if len(group) == 1: per[way].append(q[chosen] - q[best_t]); hits[way] += chosen == worst
+                if len(group) == 1: per[way].append(q[chosen] - q[best_t]); hits[way] += chosen == worst; best_hits[way] += chosen == best_t
                 cells.append(f"{chosen}{why} ({q[chosen] - q[best_t]:+.3f})")
             print(f"| {n} | {','.join(map(str, group))} | {best_t} {q[best_t]:.3f} | {cells[0]} | {cells[1]} | {worst} {q[worst]:.3f} |")
     for k, xs in per.items():
         if xs: print(f"per seed, {'validation split' if k == 'val' else 'out of fold'} keeping the recipe's: mean regret {np.mean(xs):+.4f} over {len(xs)} choices, "
-                     f"the worst setting chosen {hits[k]} times")
+                     f"the test-best setting chosen {best_hits[k]} times, the worst {hits[k]} times")
 
 
 def cmd_decisions(a) -> None:
