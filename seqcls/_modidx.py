@@ -387,7 +387,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'seqcls.persistence': { 'seqcls.persistence._decision_line': ('persistence.html#_decision_line', 'seqcls/persistence.py'),
                                     'seqcls.persistence._jsonable': ('persistence.html#_jsonable', 'seqcls/persistence.py'),
                                     'seqcls.persistence._saved_only_model': ('persistence.html#_saved_only_model', 'seqcls/persistence.py'),
-                                    'seqcls.persistence._umask': ('persistence.html#_umask', 'seqcls/persistence.py'),
                                     'seqcls.persistence.add_prediction_columns': ( 'persistence.html#add_prediction_columns',
                                                                                    'seqcls/persistence.py'),
                                     'seqcls.persistence.atomic_write_json': ('persistence.html#atomic_write_json', 'seqcls/persistence.py'),

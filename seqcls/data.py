@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_data.ipynb #28bdb87c
 from __future__ import annotations
-import json, os, shutil, tempfile, logging
+import json, os, shutil, logging
 from pathlib import Path
 
 import numpy as np
@@ -113,15 +113,17 @@ def prepare_dataset(cfg: RunConfig,         # the config: data.source to read, d
         meta["special_tokens"] = tokenizer.num_special_tokens_to_add(pair="text_pair" in dd["train"].column_names)
         tmp, old = None, None
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+            tmp = dest.with_name(f".{dest.name}-{os.getpid()}-{os.urandom(4).hex()}")  # named before it exists: a SIGTERM as
+            tmp.mkdir()                                                                # it is made still finds it (mkdtemp's name came after)
             dd.save_to_disk(str(tmp))
             (tmp / PREPARE_META).write_text(json.dumps(meta, indent=1))
-            if dest.exists(): old = dest.rename(dest.with_name(f".{dest.name}-replaced-{os.getpid()}"))
+            old = dest.with_name(f".{dest.name}-replaced-{os.getpid()}-{os.urandom(4).hex()}")  # (named before the rename, as tmp is)
+            if dest.exists(): dest.rename(old)
             tmp.rename(dest)
         except OSError as e: raise write_error(e, "data.path", dest) from None
         finally:  # interrupted (an error, Ctrl-C, SIGTERM): no half-written folder, and the old data back in place
             if tmp is not None and tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-            if old is not None:
+            if old is not None and old.exists():
                 if dest.exists(): shutil.rmtree(old, ignore_errors=True)
                 else: old.rename(dest)
     finally:

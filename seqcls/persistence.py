@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_persistence.ipynb #5920f7df
 from __future__ import annotations
-import json, logging, os, re, shlex, shutil, tempfile, time
+import json, logging, os, re, shlex, shutil, time
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +26,16 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     "Write `text` to `path` atomically (temp file in the same folder + fsync + rename)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")  # named before it exists: a signal at any point leaves no file behind
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the mode any new file would get
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the mode any new file gets (the umask applies)
         with os.fdopen(fd, "w") as f:
             f.write(text); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
-
-def _umask() -> int:
-    "The process's umask (os.umask can only be read by setting it)."
-    mask = os.umask(0o022); os.umask(mask)
-    return mask
 
 # %% ../nbs/50_persistence.ipynb #b002528b
 def atomic_write_json(path: str | Path, data: Any) -> Path:

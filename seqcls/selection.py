@@ -68,8 +68,10 @@ class Evaluations:
         path = Path(folder) / EVALUATIONS_FILE
         tmp = path.with_name(f".{path.name}.tmp.npz")
         extra = {} if self.test_logits is None else {"test_logits": np.asarray(self.test_logits, dtype=np.float32), "test_labels": np.asarray(self.test_labels)}
-        np.savez_compressed(tmp, steps=self.steps, fractions=self.fractions, logits=self.logits.astype(np.float32), labels=self.labels, rows=self.rows, **extra)
-        tmp.replace(path)  # whole or not at all
+        try:
+            np.savez_compressed(tmp, steps=self.steps, fractions=self.fractions, logits=self.logits.astype(np.float32), labels=self.labels, rows=self.rows, **extra)
+            tmp.replace(path)  # whole or not at all
+        finally: tmp.unlink(missing_ok=True)  # (interrupted: no half-written file left in the fold's folder)
         return path
 
     @classmethod
