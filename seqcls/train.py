@@ -316,7 +316,10 @@ def main(argv=None, callbacks=()) -> int:
             for line in console_summary(metrics, cfg.output_dir): say(line)
         finished = True
     except (SeqclsError, Terminated) as e:
-        code = say_error(e, open(os.devnull, "w") if not (is_rank_zero() or getattr(e, "every_rank", False)) else None)
+        teardown = isinstance(e, Terminated) and get_world_size() > 1  # several processes: the launcher stops the others when one fails, so
+        quiet = teardown or not (is_rank_zero() or getattr(e, "every_rank", False))  # their stop goes to train.log (the failing rank and the launcher say why)
+        if not quiet and not is_rank_zero(): print(file=sys.stderr)  # on a fresh line: rank 0's progress bar may be mid-line on this terminal
+        code = say_error(e, open(os.devnull, "w") if quiet else None)
         log.info(f"error: {e}")  # into train.log too, when the run directory exists
     except BaseException:
         log.exception("training crashed"); raise
