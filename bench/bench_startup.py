@@ -65,6 +65,13 @@ def notebook_lines(run_dir: Path, log: Path) -> dict:
     return out
 
 
+def startup_overrides(model: str, data: str, steps: int, random_init: bool, extra=()) -> list[str]:
+    "The config overrides of a start-up measurement: the model and prepared data given, `steps` steps, no evaluation, checkpoint or MLflow (also bench/profile_startup.py's)."
+    return [f"model.name_or_path={model}", f"data.path={data}", "data.source=null", "tracking.enabled=false",
+            f"training_args.max_steps={steps}", "budget.early_stopping_patience=null", "training_args.eval_strategy=no",
+            "training_args.save_strategy=no", *(["model.random_init=true"] if random_init else []), *extra]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True); ap.add_argument("--data", required=True, help="a folder `seqcls prepare` wrote (configs/default.yml's data)")
@@ -77,9 +84,7 @@ def main():
     a = ap.parse_args()
     work, out = Path(a.work), Path(a.out)
     work.mkdir(parents=True, exist_ok=True)
-    sets = [f"model.name_or_path={a.model}", f"data.path={a.data}", "data.source=null", "tracking.enabled=false",
-            f"training_args.max_steps={a.steps}", "budget.early_stopping_patience=null", "training_args.eval_strategy=no",
-            "training_args.save_strategy=no", *(["model.random_init=true"] if a.random_init else []), *a.set]
+    sets = startup_overrides(a.model, a.data, a.steps, a.random_init, a.set)
     cli = [sys.executable, "-m", "seqcls.cli"]
     base_env = {k: v for k, v in os.environ.items() if k not in ("SEQCLS_WARM", "SEQCLS_COLD", "SEQCLS_ENGINE")}
     modes = {"cold": {**base_env, "SEQCLS_COLD": "1"}, "warm": dict(base_env)}

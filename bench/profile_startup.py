@@ -10,6 +10,8 @@ from pathlib import Path
 
 os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # as the zygote: no CUDA context from its imports
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_startup import startup_overrides  # noqa: E402  (the same runs as bench_startup.py measures)
 
 
 def tree(st: pstats.Stats, root, floor: float = 0.05, depth_max: int = 7) -> None:
@@ -44,9 +46,7 @@ def main():
     if a.freeze: gc.freeze()
     from seqcls.config import load_config
     from seqcls.train import train
-    sets = [f"model.name_or_path={a.model}", f"data.path={a.data}", "data.source=null", "tracking.enabled=false",
-            f"training_args.max_steps={a.steps}", "budget.early_stopping_patience=null", "training_args.eval_strategy=no",
-            "training_args.save_strategy=no", "model.random_init=true", *(["training_args.bf16=true"] if torch.cuda.is_available() else []), *a.set]
+    sets = startup_overrides(a.model, a.data, a.steps, True, [*(["training_args.bf16=true"] if torch.cuda.is_available() else []), *a.set])
     work = Path(tempfile.mkdtemp(prefix="profile-startup-"))
     for i in range(2):
         cfg = load_config(ROOT / "configs/default.yml", [*sets, f"training_args.output_dir={work}/run{i}"])
