@@ -396,6 +396,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                'seqcls/persistence.py'),
                                     'seqcls.persistence.claim_output_dir': ('persistence.html#claim_output_dir', 'seqcls/persistence.py'),
                                     'seqcls.persistence.clear_output_dir': ('persistence.html#clear_output_dir', 'seqcls/persistence.py'),
+                                    'seqcls.persistence.import_papermill': ('persistence.html#import_papermill', 'seqcls/persistence.py'),
                                     'seqcls.persistence.list_checkpoints': ('persistence.html#list_checkpoints', 'seqcls/persistence.py'),
                                     'seqcls.persistence.model_card': ('persistence.html#model_card', 'seqcls/persistence.py'),
                                     'seqcls.persistence.output_dir_state': ('persistence.html#output_dir_state', 'seqcls/persistence.py'),

@@ -119,9 +119,9 @@ def cmd_run(args) -> int:
     if plan.nproc > 1 or plan.launcher != "python":
         say(f"launch: {plan.launcher}, {plan.nproc} processes per node")
         stop_zygote()  # several processes: their launcher starts them
-    from seqcls.persistence import packaged_notebook
+    from seqcls.persistence import import_papermill, packaged_notebook
     notebook = packaged_notebook("run_training.ipynb")
-    import papermill as pm
+    pm = import_papermill()
     from papermill.exceptions import PapermillExecutionError
     if args.verbose: logging.getLogger("papermill").setLevel(logging.INFO)
     from seqcls.persistence import claim_output_dir

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'RUN_INFO', 'SEQCLS_OUTPUTS', 'atomic_write_text', 'atomic_write_json', 'checkpoint_problem',
            'list_checkpoints', 'resolve_resume_checkpoint', 'output_dir_state', 'check_output_dir', 'claim_output_dir',
            'clear_output_dir', 'save_final_model', 'save_decision', 'add_prediction_columns', 'write_predictions',
-           'write_run_files', 'reproduce_command', 'model_card', 'packaged_notebook']
+           'write_run_files', 'reproduce_command', 'model_card', 'packaged_notebook', 'import_papermill']
 
 # %% ../nbs/50_persistence.ipynb #a52b99db
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -280,3 +280,13 @@ def packaged_notebook(name: str) -> Path:
     p = Path(seqcls.__file__).resolve().parent / name
     if not p.is_file(): raise RunStateError(f"the notebook {p} is missing; reinstall seqcls (pip install seqcls) or restore nbs/{name}")
     return p
+
+def import_papermill():
+    """papermill, imported without pyarrow: papermill.iorw tries `pyarrow.fs` for its hdfs:// handler (~0.15 s on 2 cores,
+    in every `seqcls run` and `sweep report`), and seqcls's notebooks are local files. pyarrow stays importable after it."""
+    import sys
+    if "papermill" in sys.modules or "pyarrow" in sys.modules: import papermill; return papermill
+    sys.modules["pyarrow"] = None  # an ImportError for papermill's guarded `from pyarrow.fs import ...`, which it expects
+    try: import papermill
+    finally: sys.modules.pop("pyarrow", None)
+    return papermill

@@ -241,14 +241,14 @@ def write_comparison(folder: str | Path) -> list[Path]:
     "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
     from seqcls.warm import start_kernel
     kernel = start_kernel()  # its start (~0.6 s on 2 cores) overlaps papermill's import
-    import papermill as pm
+    from seqcls.persistence import import_papermill, packaged_notebook
+    pm = import_papermill()
     folder = Path(folder)
     if not any(m.state == "finished" for m in Sweep.load(folder).members):
         raise ConfigError(f"`{folder}`: no member of the sweep has finished yet, so there is nothing to compare; run the sweep's "
                           "command again to continue it")
     hold_folder(folder, "seqcls sweep report")  # not while the sweep runs (its own report is written under its hold)
     out = folder / "comparison.ipynb"
-    from seqcls.persistence import packaged_notebook
     km = kernel()
     pm.execute_notebook(str(packaged_notebook("run_comparison.ipynb")), str(out), parameters={"sweep_dir": str(folder)}, kernel_name="python3",
                         progress_bar=False, log_output=False, cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=ERROR"], **({"km": km} if km else {}))
