@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'ZERO_BUCKET_MAX', 'normalize_report_to', 'merge_deepspeed', 'build_training_arguments', 'fill_reduce_bucket',
-           'SeqclsTrainer']
+           'unwrap_without_deepspeed', 'SeqclsTrainer']
 
 # %% ../nbs/40_trainer.ipynb #7453bef1
 def normalize_report_to(value) -> list[str]:
@@ -67,12 +67,26 @@ def fill_reduce_bucket(args: TrainingArguments, model) -> int | None:
     return size
 
 # %% ../nbs/40_trainer.ipynb #1acca74f
+def unwrap_without_deepspeed() -> None:
+    """accelerate's `extract_model_from_parallel` (the Trainer calls it as it is built, and at every save) imports DeepSpeed,
+    ~430 modules (1.0-1.3 s on 2 CPU cores, 1.8 s on an H100 host), only to ask whether the model is a `DeepSpeedEngine`.
+    In a process that has not imported DeepSpeed no such engine exists, so the answer is no without the import; a run
+    with a `deepspeed` section imports it (accelerate's state does) before any model is unwrapped, and is asked as before."""
+    import sys
+    import accelerate.utils.other as other
+    asked = getattr(other, "is_deepspeed_available", None)
+    if asked is None or getattr(asked, "seqcls", False): return  # (another accelerate; or done already)
+    def is_deepspeed_available() -> bool: return "deepspeed" in sys.modules and asked()
+    is_deepspeed_available.seqcls = True
+    other.is_deepspeed_available = is_deepspeed_available
+
 class SeqclsTrainer(Trainer):
     """Trainer whose training batches follow `max_tokens_per_batch` (and `max_batch_size`) when set; with `drop_padding_mask` (a causal model padded
     on the right, `seqcls.model.padding_mask_redundant`) the loss is computed without the attention mask."""
 
     def __init__(self, *args, max_tokens_per_batch: int | None = None, pad_to_multiple_of: int | None = 8,
                  drop_padding_mask: bool = False, max_batch_size: int | None = None, balance_ranks: bool = True, **kwargs):
+        unwrap_without_deepspeed()
         super().__init__(*args, **kwargs)
         self.max_tokens_per_batch, self.pad_to_multiple_of = max_tokens_per_batch, pad_to_multiple_of
         self.max_batch_size, self.balance_ranks = max_batch_size, balance_ranks

@@ -15,7 +15,7 @@ __all__ = ['WARM_ENV', 'PRELOAD', 'CLI_PRELOAD', 'DAEMON_IDLE', 'KEY_ENV', 'serv
 # %% ../nbs/74_warm.ipynb #b4687f0a
 WARM_ENV = "SEQCLS_WARM"  # the zygote's socket, for the processes a seqcls command starts
 PRELOAD = ("torch", "datasets", "transformers.models.auto.tokenization_auto", "seqcls.train",  # the input check's needs first, then the rest of a training's
-           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft", "deepspeed", "mlflow.store.tracking.sqlalchemy_store")  # (accelerate imports deepspeed as a Trainer is built; MLflow's local store: SQLAlchemy, alembic, ~1 s on 2 cores)
+           "seqcls.crossval", "seqcls.report", "sklearn.metrics", "mlflow", "peft", "mlflow.store.tracking.sqlalchemy_store")  # (MLflow's local store: SQLAlchemy, alembic, ~1 s on 2 cores; not DeepSpeed: seqcls.trainer.unwrap_without_deepspeed)
 CLI_PRELOAD = ("seqcls.cli", "papermill", "jupyter_client.manager")  # a whole `seqcls run` and its kernel forked too (not ipykernel.kernelapp: it reads JPY_PARENT_PID as it is imported)
 
 # %% ../nbs/74_warm.ipynb #a234e421
@@ -79,14 +79,15 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
         Path(path + ".failed").write_text("the zygote could not import the training stack"); raise  # callers go cold
     logging.getLogger().handlers.clear()
     _ready_at = last = time.time()
-    Path(path + ".imported").write_text(str(_ready_at))
+    if not stop: Path(path + ".imported").write_text(str(_ready_at))  # (stopped while importing: it ends below)
     while not stop and (idle is not None or os.getppid() == parent):
         if _serve_once(srv, sel, kids, timeout=0.2) or kids: last = time.time()
         elif idle is not None and time.time() - last > idle: break
     if idle is None:
         for pid in list(kids): _end(pid, kids, sel)
         return
-    sel.unregister(srv); srv.close(); shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # a daemon: no new callers find it
+    sel.unregister(srv); srv.close()  # a daemon: no new callers find it (its folder, unless a new daemon has it already)
+    if _daemon_pid(Path(path).parent) == os.getpid(): shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     while kids: _serve_once(srv, sel, kids, timeout=0.2)  # its trainings belong to running commands: they finish
 
 def _serve_once(srv, sel, kids: dict, timeout: float) -> bool:
@@ -139,8 +140,7 @@ def _end(pid: int, kids: dict, sel) -> None:
             time.sleep(0.1)
         else: _signal(pid, signal.SIGKILL, pid in _groups); os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError): pass
-    _groups.discard(pid)
-    conn = kids.pop(pid, None)
+    _groups.discard(pid); conn = kids.pop(pid, None)
     if conn is not None: sel.unregister(conn); conn.close()
 
 # %% ../nbs/74_warm.ipynb #b230d33f
@@ -216,19 +216,18 @@ def daemons() -> list[dict]:
     "This user's daemons: key, pid, whether this process's environment matches, whether their imports are done."
     root, mine = daemon_root(), daemon_key()
     if root is None: return []
-    out = []
-    for d in sorted(root.iterdir()):
-        if pid := _daemon_pid(d):
-            out.append({"key": d.name, "pid": pid, "matches": d.name == mine, "ready": (d / "zygote.sock.imported").exists(), "log": str(d / "zygote.log")})
-    return out
+    return [{"key": d.name, "pid": pid, "matches": d.name == mine, "ready": (d / "zygote.sock.imported").exists(), "log": str(d / "zygote.log")}
+            for d in sorted(root.iterdir()) if (pid := _daemon_pid(d))]
 
-def stop_daemons() -> list[int]:
-    "Ask every daemon of this user to end (each takes no new request and ends when its running trainings have); their pids."
-    pids = [d["pid"] for d in daemons()]
-    for pid in pids:
+def stop_daemons(wait: float = 60) -> list[int]:
+    """Ask every daemon of this user to end (no new request; it ends when its trainings have); their pids, once none can be found
+    (`wait` s at most: one importing stops after that import), so that a `warm start` right after it starts a new one."""
+    found, deadline = [(Path(d["log"]).parent, d["pid"]) for d in daemons()], time.time() + wait
+    for _, pid in found:
         try: os.kill(pid, signal.SIGTERM)
         except OSError: pass
-    return pids
+    while time.time() < deadline and any(_daemon_pid(d) == pid for d, pid in found): time.sleep(0.05)
+    return [pid for _, pid in found]
 
 
 # %% ../nbs/74_warm.ipynb #f9099233
