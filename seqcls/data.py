@@ -14,13 +14,22 @@ from .config import RunConfig, SourceConfig
 from .errors import DataError
 from .folders import check_data_path, hold_folder, release_folder, write_error
 from .sources import make_splits, read_source
+from .weights import column_values
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'PREPARE_META', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'prepare', 'load_dataset_dict',
-           'first_rows', 'example_lengths', 'check_texts_present', 'load_splits', 'infer_num_labels', 'label_names',
+__all__ = ['log', 'PREPARE_META', 'example_lengths', 'tokenize', 'prepare_meta', 'stale_reason', 'prepare_dataset', 'prepare',
+           'load_dataset_dict', 'first_rows', 'check_texts_present', 'load_splits', 'infer_num_labels', 'label_names',
            'label_counts', 'training_classes', 'cross_validation_splits']
+
+# %% ../nbs/20_data.ipynb #874ddd18
+def example_lengths(ds: Dataset) -> np.ndarray:
+    """Tokens per example: the `length` column `tokenize` adds, else counted from input_ids; read in Arrow and NumPy
+    (`seqcls.weights.column_values`: `ds["length"]` iterates in Python, 2 s for 200,000 examples at each of a training's reads)."""
+    if "length" in ds.column_names: return column_values(ds, "length").astype(np.int64)
+    import pyarrow.compute as pc
+    return column_values(ds, "input_ids", pc.list_value_length).astype(np.int64)
 
 # %% ../nbs/20_data.ipynb #a00f98d5
 def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) and `label`
@@ -42,7 +51,7 @@ def tokenize(dd: DatasetDict,             # splits with `text` (+ `text_pair`) a
                       for s, ds in dd.items()})
     special = tokenizer.num_special_tokens_to_add(pair=pair)
     for split, ds in dd.items():  # a text of characters the tokenizer drops (control characters, ...) is empty too
-        empty = np.flatnonzero(np.asarray(ds["length"]) <= special)
+        empty = np.flatnonzero(example_lengths(ds) <= special)
         if empty.size:
             raise DataError(f"data.source: {empty.size} rows of split `{split}` have no token the tokenizer keeps (first at row "
                             f"{empty[0]}: {ds[int(empty[0])]['text'][:40]!r}); remove or fix them")
@@ -195,12 +204,6 @@ def first_rows(ds: Dataset, limit: int | None) -> Dataset:
     "The rows a `max_*_samples` limit keeps: the first `limit` (all when unset)."
     return ds.select(range(min(limit, len(ds)))) if limit else ds
 
-# %% ../nbs/20_data.ipynb #874ddd18
-def example_lengths(ds: Dataset) -> np.ndarray:
-    "Tokens per example: the `length` column `tokenize` adds, else counted from input_ids."
-    col = ds["length"] if "length" in ds.column_names else [len(x) for x in ds["input_ids"]]
-    return np.asarray(col, dtype=np.int64)
-
 # %% ../nbs/20_data.ipynb #326ebed3
 def check_texts_present(ds: Dataset, name: str, special_tokens: int = 0) -> None:
     "Every example must have at least one real token besides the `special_tokens` the tokenizer adds ([CLS], [SEP], ...)."
@@ -233,7 +236,7 @@ def load_splits(cfg: RunConfig) -> dict[str, Dataset]:
 
 # %% ../nbs/20_data.ipynb #90a29d76
 def _label_array(ds: Dataset) -> np.ndarray:
-    arr = ds.with_format("arrow")["label"].to_numpy(zero_copy_only=False)
+    arr = column_values(ds, "label")
     if not np.issubdtype(arr.dtype, np.integer):
         raise DataError(f"data: labels must be integer class ids, found values like {arr[:3].tolist()}; "
                         "prepare the data with seqcls prepare (it encodes class names)")
@@ -305,7 +308,7 @@ def cross_validation_splits(splits: dict[str, Dataset],  # the configured splits
     parts = [splits["train"]] + ([splits["eval"]] if "eval" in splits else [])
     cols = sorted(set.intersection(*(set(p.column_names) for p in parts)))
     pool = concatenate_datasets([p.select_columns(cols) for p in parts])
-    pool = pool.add_column("pool_row", list(range(len(pool))))
+    pool = pool.add_column("pool_row", np.arange(len(pool)))
     out = {k_: v for k_, v in splits.items() if k_ == "test"}
     if fold is None: return {"train": pool, **out}
     ids = cv_fold_ids(_label_array(pool), k, seed)

@@ -12,6 +12,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_dat
 
 from .config import SourceConfig
 from .errors import DataError
+from .weights import column_values
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
     for split, size in (("test", src.test_size), ("validation", src.validation_size)):
         if split in dd: continue
         later = split == "test" and "validation" not in dd  # a row of each class stays for the validation split, which sees more
-        keep, out = stratified_holdout(dd["train"]["label"], size, src.split_seed, keep=2 if later else 1)
+        keep, out = stratified_holdout(column_values(dd["train"], "label"), size, src.split_seed, keep=2 if later else 1)
         if out.size == 0:
             raise DataError(f"data.source: {len(keep)} training rows are too few to hold out a {split} split of {size:g} (every class keeps "
                             f"at least one row for training); add rows, raise data.source.{split}_size, or give data.source.{split}_file")
@@ -228,7 +229,7 @@ def make_splits(dd: DatasetDict, src: SourceConfig) -> DatasetDict:
 def _warn_rare_classes(dd: DatasetDict) -> None:
     "One line naming the classes that some split lacks (too few examples to share out): they train, but are not evaluated there."
     names = dd["train"].features["label"].names
-    counts = {s: np.bincount(ds["label"], minlength=len(names)) for s, ds in dd.items()}
+    counts = {s: np.bincount(column_values(ds, "label"), minlength=len(names)) for s, ds in dd.items()}
     absent = {s: [names[c] for c in np.flatnonzero((counts[s] == 0) & (counts["train"] > 0))] for s in ("validation", "test")}
     if any(absent.values()):
         shown = lambda xs: ", ".join(xs[:8]) + (f" and {len(xs) - 8} more" if len(xs) > 8 else "")

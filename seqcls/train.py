@@ -35,7 +35,7 @@ from .metrics import classification_details, compute_metrics, split_metrics
 from .batches import build_collator
 from .loss import WeightedCrossEntropy, logit_adjustment_offsets
 from .trainer import SeqclsTrainer, build_training_arguments, fill_reduce_bucket
-from .weights import loss_class_weights
+from .weights import column_values, loss_class_weights
 
 log = logging.getLogger("seqcls")
 
@@ -186,7 +186,7 @@ def record_evaluations(cfg: RunConfig, trainer: Trainer, art: Inputs, recorder: 
     if not recorder.logits:
         raise SeqclsError(f"selection.fold {cfg.selection.fold}: the fold's training never evaluated, so the cross-validation has nothing "
                           "to choose on; evaluate during training (training_args.eval_strategy) and let budget.select_from leave evaluations")
-    return recorder.evaluations(trainer.state.max_steps, art.splits["eval"]["pool_row"], final.predictions.get("test")).save(cfg.output_dir)
+    return recorder.evaluations(trainer.state.max_steps, column_values(art.splits["eval"], "pool_row"), final.predictions.get("test")).save(cfg.output_dir)
 
 def decide(cfg: RunConfig, art: Inputs, final: FinalEval) -> Decision:
     """The decision rule: the one a cross-validation chose out of fold (`selection.decision`), else offsets tuned on the

@@ -11,6 +11,7 @@ import torch
 from transformers import Trainer, TrainingArguments
 
 from .batches import TokenBudgetBatchSampler
+from .data import example_lengths
 from .config import RunConfig
 from .deepspeed_config import deepspeed_training_args, zero_section
 from .dist import get_world_size
@@ -99,7 +100,7 @@ class SeqclsTrainer(Trainer):
     def get_train_dataloader(self):
         if not self.max_tokens_per_batch: return super().get_train_dataloader()
         dataset = self.train_dataset
-        lengths = dataset["length"] if "length" in dataset.column_names else [len(x) for x in dataset["input_ids"]]
+        lengths = example_lengths(dataset)
         sampler = TokenBudgetBatchSampler(lengths, self.max_tokens_per_batch, seed=self.args.seed, pad_to_multiple_of=self.pad_to_multiple_of,
                                           max_batch_size=self.max_batch_size, num_replicas=self.args.world_size if self.balance_ranks else 1)
         dataset = self._remove_unused_columns(dataset, description="training")
