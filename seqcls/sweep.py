@@ -239,8 +239,9 @@ def close_parent_run(sweep: Sweep, artifacts=()) -> None:
 # %% ../nbs/75_sweep.ipynb #ee370304
 def write_comparison(folder: str | Path) -> list[Path]:
     "Execute the comparison notebook for the sweep in `folder`; returns comparison.ipynb and its PNGs."
-    from seqcls.warm import start_kernel
-    kernel = start_kernel()  # its start (~0.6 s on 2 cores) overlaps papermill's import
+    from seqcls.warm import WARM_ENV, find_daemon, start_kernel
+    daemon = None if os.environ.get(WARM_ENV) else find_daemon()  # `seqcls warm start` left one: the kernel forks from it, 0.4 s sooner
+    kernel = start_kernel(env={WARM_ENV: daemon} if daemon else None)  # its start (~0.6 s on 2 cores) overlaps papermill's import
     from seqcls.persistence import import_papermill, packaged_notebook
     pm = import_papermill()
     folder = Path(folder)

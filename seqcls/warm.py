@@ -279,8 +279,8 @@ def _forked_kernels():
 def start_kernel(verbose: bool = False, env: dict | None = None):
     """Start the run notebook's kernel in a thread now (papermill takes a started kernel); returns a function that waits
     for it and gives its manager (None if it could not start: papermill then starts one itself). The kernel ends with this
-    process. Forked from the announced zygote when its imports are done (a sweep's, a daemon's), else a process of its own."""
-    box, z = {}, os.environ.get(WARM_ENV)
+    process. Forked from the zygote announced (in `env`, else this process's) when its imports are done, else a process of its own."""
+    box, z = {}, (env or {}).get(WARM_ENV) or os.environ.get(WARM_ENV)
     forked = bool(z) and os.path.exists(z + ".imported")  # (a zygote still importing would keep the kernel waiting)
     def start():
         try:
