@@ -267,6 +267,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'seqcls.dist.get_rank': ('dist.html#get_rank', 'seqcls/dist.py'),
                              'seqcls.dist.get_world_size': ('dist.html#get_world_size', 'seqcls/dist.py'),
                              'seqcls.dist.is_rank_zero': ('dist.html#is_rank_zero', 'seqcls/dist.py'),
+                             'seqcls.dist.release_shared_memory': ('dist.html#release_shared_memory', 'seqcls/dist.py'),
                              'seqcls.dist.teardown_distributed': ('dist.html#teardown_distributed', 'seqcls/dist.py')},
             'seqcls.engine': { 'seqcls.engine._enqueue': ('engine.html#_enqueue', 'seqcls/engine.py'),
                                'seqcls.engine._job_trials': ('engine.html#_job_trials', 'seqcls/engine.py'),

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 
 # %% auto #0
-__all__ = ['get_rank', 'get_local_rank', 'get_world_size', 'is_rank_zero', 'barrier', 'teardown_distributed']
+__all__ = ['get_rank', 'get_local_rank', 'get_world_size', 'is_rank_zero', 'barrier', 'teardown_distributed',
+           'release_shared_memory']
 
 # %% ../nbs/02_dist.ipynb #c8d44b35
 def _env_int(*names: str, default: int = 0) -> int:
@@ -48,3 +49,15 @@ def teardown_distributed() -> None:
     if td.is_available() and td.is_initialized():
         td.barrier()
         td.destroy_process_group()
+
+# %% ../nbs/02_dist.ipynb #7c2e4b90
+def release_shared_memory(shm_dir: str = "/dev/shm") -> None:
+    "Unlink this rank's DeepSpeed CPU all-reduce buffer once every rank has mapped it (all ranks call this, after `deepspeed.init_distributed`)."
+    import sys
+    if "deepspeed" not in sys.modules: return  # a run without DeepSpeed never made one
+    from deepspeed import comm
+    if not comm.is_initialized(): return
+    name = f"deepspeed_allreduce_buffer_{os.getuid()}_{os.environ.get('MASTER_ADDR')}_{os.environ.get('MASTER_PORT')}_{get_rank()}"
+    barrier()  # every rank has mapped every buffer: each rank's `initialize` opens all its peers' before it returns
+    try: os.unlink(os.path.join(shm_dir, name))
+    except FileNotFoundError: pass  # a GPU run, or ranks on several machines: DeepSpeed made no buffer

@@ -20,7 +20,7 @@ from .report import console_summary
 from .console import attach_log_file, say, setup_console, startup
 from .data import example_lengths, infer_num_labels, label_counts, label_names, load_splits, prepare, prepare_dataset
 from .decision import Decision, tune_decision
-from .dist import barrier, get_rank, get_world_size, is_rank_zero, teardown_distributed
+from .dist import barrier, get_rank, get_world_size, is_rank_zero, release_shared_memory, teardown_distributed
 from .errors import SeqclsError, Terminated, TrainingDiverged, TrainingInterrupted, raise_on_sigterm, say_error
 from .fused_lora import fuse_lora
 from .memory import gpu_memory_error, parameter_counts, training_phase
@@ -255,8 +255,10 @@ def train(cfg: RunConfig,
     say(f"budget: {budget.reason}")
     args = build_training_arguments(cfg, create_output_dir=False, overrides=budget.training_args())  # before the model: ZeRO-3 then partitions it at load
     args.device  # sets up the process group now (TrainingArguments does it lazily)
-    if cfg.deepspeed is not None and get_world_size() > 1:
-        import deepspeed; deepspeed.init_distributed()  # ZeRO-3 partitions the model at init and must see every rank
+    if cfg.deepspeed is not None:
+        if get_world_size() > 1 or "LOCAL_SIZE" in os.environ:  # ZeRO-3 partitions the model at init and must see every rank
+            import deepspeed; deepspeed.init_distributed()  # (LOCAL_SIZE: the DeepSpeed launcher's, whose CPU all-reduce starts here)
+        release_shared_memory()  # DeepSpeed's CPU all-reduce buffers go when the ranks exit, even killed ones
     model = prepare_model(cfg, art)
     startup("model loaded")
     tracker = make_tracker(cfg)

@@ -139,8 +139,10 @@ def test_two_process_deepspeed_run_logs_one_mlflow_run(tmp_path, tiny_data):
     res = run_seqcls("run", cfg, "--run-name", "ds", "--quiet", "--launcher", "deepspeed", "--num-gpus", "2",
                      "--set", f"training_args.output_dir={tmp_path}", "--set", f"data.path={tiny_data}",
                      "--set", "deepspeed=configs/deepspeed/zero2.json", "--set", "training_args.num_train_epochs=1",
-                     "--set", f"launch.master_port={29900 + os.getpid() % 90}")
+                     "--set", f"launch.master_port={(port := 29900 + os.getpid() % 90)}")
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-2000:])
+    leftover = list(Path("/dev/shm").glob(f"deepspeed_allreduce_buffer_{os.getuid()}_*_{port}_*"))
+    assert not leftover, f"DeepSpeed's CPU all-reduce buffers outlived the run: {leftover}"  # 66 MB of memory a rank, until a reboot
     run = tmp_path / "ds"
     assert re.search(r"deepspeed --num_gpus 2 (--master_port \d+ )?--module seqcls.train", (run / "launch.sh").read_text())
     assert json.loads((run / "metrics.json").read_text())["world_size"] == 2
