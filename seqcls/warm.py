@@ -29,7 +29,7 @@ def _child(req: dict, fds: list[int]) -> None:
         for target, fd in zip((0, 1, 2), fds): os.dup2(fd, target)
         for fd in fds: os.close(fd)
         os.chdir(req["cwd"]); os.umask(req.get("umask", 0o022))
-        os.environ.clear(); os.environ.update(req["env"]); os.environ.pop("SEQCLS_WARM_READY", None)
+        os.environ.clear(); os.environ.update(req["env"]); os.environ.pop("SEQCLS_WARM_READY", None); tempfile.tempdir = None  # (the caller's TMPDIR)
         if _ready_at: os.environ["SEQCLS_WARM_READY"] = str(_ready_at)  # forked after every import (for its start-up log)
         sys.path[0] = req["cwd"]  # as `python -m` has it: the caller's directory first
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD): signal.signal(s, signal.SIG_DFL)
@@ -85,6 +85,7 @@ def serve(path: str, preload=PRELOAD, idle: float | None = None) -> None:
         elif idle is not None and time.time() - last > idle: break
     if idle is None:
         for pid in list(kids): _end(pid, kids, sel)
+        if os.getppid() != parent: shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # its command was killed: no exit function of its removes it
         return
     sel.unregister(srv); srv.close()  # a daemon: no new callers find it (its folder, unless a new daemon has it already)
     if _daemon_pid(Path(path).parent) == os.getpid(): shutil.rmtree(os.path.dirname(path), ignore_errors=True)
