@@ -97,16 +97,17 @@ def check_run_inputs(cfg: RunConfig, config: str, overrides: list[str], world_si
         return settle_selection(cfg, check_inputs(cfg, world_size=world_size))
     import json, tempfile, threading
     from seqcls.errors import error_from_record
-    result = Path(tempfile.mkdtemp(prefix="seqcls-check-")) / "result.json"
-    r, w = os.pipe()
-    relay = threading.Thread(target=_relay, args=(r,), daemon=True); relay.start()
-    try: code = run_warm("seqcls.runplan:check_main", ["check", "--config_yml", config, *[a for o in overrides for a in ("--set", o)],
-                                           "--world-size", str(world_size), "--result", str(result)], stdio=(0, w, w))
-    finally: os.close(w); relay.join()
+    with tempfile.TemporaryDirectory(prefix="seqcls-check-") as d:
+        result = Path(d) / "result.json"
+        r, w = os.pipe()
+        relay = threading.Thread(target=_relay, args=(r,), daemon=True); relay.start()
+        try: code = run_warm("seqcls.runplan:check_main", ["check", "--config_yml", config, *[a for o in overrides for a in ("--set", o)],
+                                               "--world-size", str(world_size), "--result", str(result)], stdio=(0, w, w))
+        finally: os.close(w); relay.join()
+        rec = json.loads(result.read_text()) if result.is_file() else {"error": {"class": "RuntimeError", "message": f"the input check ended with exit code {code}"}}
     if code is None:  # the zygote is gone: check here
         from seqcls.train import check_inputs
         return settle_selection(cfg, check_inputs(cfg, world_size=world_size))
-    rec = json.loads(result.read_text()) if result.is_file() else {"error": {"class": "RuntimeError", "message": f"the input check ended with exit code {code}"}}
     if "error" in rec: raise error_from_record(rec["error"])
     return cfg.model_copy(update={"selection": cfg.selection.model_copy(update={"cv_folds": rec["cv_folds"]})})
 

@@ -13,9 +13,11 @@ NOTEBOOK = ROOT / "nbs" / "run_training.ipynb"
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_data):
     "One `seqcls run configs/tiny.yml` (papermill), shared by the checks below."
-    base = tmp_path_factory.mktemp("runs")
-    res = run_seqcls("run", TINY, "--run-name", "r1", "--set", f"training_args.output_dir={base}", "--set", f"data.path={tiny_data}")
+    base, tmp = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("tmpdir")
+    res = run_seqcls("run", TINY, "--run-name", "r1", "--set", f"training_args.output_dir={base}", "--set", f"data.path={tiny_data}",
+                     env={"TMPDIR": str(tmp)})
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith("seqcls-")], "the run left its temporary folders behind (input check, zygote)"
     return base, base / "r1", res
 
 
