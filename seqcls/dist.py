@@ -57,7 +57,7 @@ def release_shared_memory(shm_dir: str = "/dev/shm") -> None:
     if "deepspeed" not in sys.modules: return  # a run without DeepSpeed never made one
     from deepspeed import comm
     if not comm.is_initialized(): return
-    name = f"deepspeed_allreduce_buffer_{os.getuid()}_{os.environ.get('MASTER_ADDR')}_{os.environ.get('MASTER_PORT')}_{get_rank()}"
+    name = f"deepspeed_allreduce_buffer_{os.getuid()}_{os.environ.get('MASTER_ADDR', '')}_{os.environ.get('MASTER_PORT', '')}_{get_rank()}"  # (shm.cpp's)
     barrier()  # every rank has mapped every buffer: each rank's `initialize` opens all its peers' before it returns
     try: os.unlink(os.path.join(shm_dir, name))
     except FileNotFoundError: pass  # a GPU run, or ranks on several machines: DeepSpeed made no buffer
